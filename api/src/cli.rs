@@ -1,0 +1,146 @@
+//! The `incidex` command line. Every subcommand does real work; options that
+//! touch the database are the same everywhere (`--data-dir`, `--database-url`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Application};
+use crate::config::{LogFormat, Overrides, Settings};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "incidex",
+    version,
+    about = "Cross-operator registry of anonymised network-malfunction reports"
+)]
+pub struct Cli {
+    /// TOML configuration file (settings: listen, data_dir, database_url,
+    /// log_format, log_level, max_body_bytes, db_pool_size,
+    /// shutdown_timeout_secs, workers).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, or list them with --check.
+    Migrate(MigrateArgs),
+    /// Print the OpenAPI document (JSON) of the HTTP API.
+    Openapi,
+}
+
+/// Where the data lives; shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the SQLite database, the index and keys [default: ./data]
+    #[arg(long, value_name = "DIR", env = "INCIDEX_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://USER@HOST/DB or sqlite://PATH [default: sqlite in the data directory]
+    #[arg(long, value_name = "URL", env = "INCIDEX_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR:PORT", env = "INCIDEX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Log output format [default: json]
+    #[arg(long, value_enum, env = "INCIDEX_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Only list applied and pending migrations; exit 1 if any are pending.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+impl StorageArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// Runs the parsed command; the binary prints the error on one line.
+pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                listen: args.listen,
+                log_format: args.log_format,
+                ..args.storage.overrides()
+            };
+            let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+            telemetry::init(settings.log_format, &settings.log_level);
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(settings).await?;
+                app.run().await.context("server failed")
+            })?;
+            tracing::info!("stopped");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            migrate(&settings, args.check)
+        }
+        Command::Openapi => {
+            let spec = app::openapi()
+                .to_pretty_json()
+                .context("cannot serialise the OpenAPI document")?;
+            println!("{spec}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn migrate(settings: &Settings, check: bool) -> anyhow::Result<std::process::ExitCode> {
+    let url = settings.database_url()?;
+    if let incidex_schema::db::DatabaseUrl::Sqlite(_) = url {
+        app::prepare_data_dir(&settings.data_dir)?;
+    }
+    let manager = incidex_schema::db::ConnectionManager::new(url.clone(), &Default::default());
+    let mut conn = manager
+        .connect()
+        .with_context(|| format!("cannot connect to database {url}"))?;
+    if check {
+        let status = incidex_schema::db::migration_status(&mut conn)?;
+        for v in &status.applied {
+            println!("applied {v}");
+        }
+        for v in &status.pending {
+            println!("pending {v}");
+        }
+        return Ok(if status.pending.is_empty() {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::FAILURE
+        });
+    }
+    let applied = incidex_schema::db::run_migrations(&mut conn).context("database migrations failed")?;
+    if applied.is_empty() {
+        println!("database {url} is up to date");
+    }
+    for v in &applied {
+        println!("applied {v}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

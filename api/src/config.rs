@@ -1,0 +1,240 @@
+//! Typed settings: defaults, then an optional TOML file (`--config`), then
+//! `INCIDEX_*` environment variables, then command-line flags; later layers
+//! win. Settings are passed explicitly, never read from a global.
+//!
+//! Secrets (the database URL, which may carry a password) are held in
+//! [`secrecy::SecretString`] and never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use incidex_schema::db::DatabaseUrl;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables read as settings: `INCIDEX_` + the key in capitals.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "log_format",
+    "log_level",
+    "max_body_bytes",
+    "db_pool_size",
+    "shutdown_timeout_secs",
+    "workers",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines (for a terminal).
+    Text,
+}
+
+/// Everything the service can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address and port the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the index, keys and exports.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://PATH`; default: SQLite in the data directory.
+    pub database_url: Option<SecretString>,
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `incidex_api=debug,info`.
+    pub log_level: String,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub db_pool_size: u32,
+    /// How long a shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// The defaults, as a serialisable layer (secrets are not part of it).
+#[derive(Serialize)]
+struct Defaults {
+    listen: &'static str,
+    data_dir: &'static str,
+    log_format: LogFormat,
+    log_level: &'static str,
+    max_body_bytes: usize,
+    db_pool_size: u32,
+    shutdown_timeout_secs: u64,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            listen: DEFAULT_LISTEN,
+            data_dir: DEFAULT_DATA_DIR,
+            log_format: LogFormat::Json,
+            log_level: "info,tracing_actix_web=error",
+            max_body_bytes: 1024 * 1024,
+            db_pool_size: 16,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// Flags given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} cannot be read: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("invalid database URL: {0}")]
+    DatabaseUrl(#[from] incidex_schema::db::DatabaseUrlError),
+}
+
+impl Settings {
+    /// Layers defaults, the TOML file, the environment and `overrides`.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Some(path) = config_file {
+            // A named file must exist: a typo should not silently mean "defaults".
+            std::fs::metadata(path).map_err(|source| ConfigError::Unreadable {
+                path: path.to_owned(),
+                source,
+            })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("INCIDEX_").filter(|key| ENV_KEYS.contains(&key.as_str()));
+        figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))
+    }
+
+    /// The database the settings select: the URL's scheme decides the backend.
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        match &self.database_url {
+            Some(url) => Ok(DatabaseUrl::parse(url.expose_secret())?),
+            None => Ok(DatabaseUrl::sqlite_in(&self.data_dir)),
+        }
+    }
+
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// figment's error, with every cause, on one line.
+fn one_line(e: &figment::Error) -> String {
+    e.clone()
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_select_sqlite_in_the_data_dir() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let s = Settings::load(None, &Overrides::default()).expect("defaults load");
+            assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+            assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+            assert_eq!(s.log_format, LogFormat::Json);
+            assert_eq!(s.max_body_bytes, 1024 * 1024);
+            assert_eq!(
+                s.database_url().expect("url"),
+                DatabaseUrl::Sqlite(PathBuf::from("./data/incidex.db"))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "incidex.toml",
+                "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/incidex\"\nlog_format = \"text\"\nmax_body_bytes = 2048\n",
+            )?;
+            jail.set_env("INCIDEX_DATA_DIR", "/env/data");
+            jail.set_env("INCIDEX_DATABASE_URL", "postgres://app:pw@db/incidex");
+            // Variables that are not settings (tests, demo) are ignored.
+            jail.set_env("INCIDEX_TEST_DATABASE_URL", "postgres://elsewhere");
+            let overrides = Overrides {
+                listen: Some("127.0.0.1:7000".parse().expect("addr")),
+                ..Overrides::default()
+            };
+            let s = Settings::load(Some(Path::new("incidex.toml")), &overrides).expect("load");
+            assert_eq!(s.listen.to_string(), "127.0.0.1:7000", "flag beats file");
+            assert_eq!(s.data_dir, PathBuf::from("/env/data"), "env beats file");
+            assert_eq!(s.log_format, LogFormat::Text, "file beats default");
+            assert_eq!(s.max_body_bytes, 2048);
+            assert_eq!(s.database_url().expect("url").backend(), incidex_schema::db::Backend::Postgres);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("INCIDEX_DATABASE_URL", "postgres://app:hunter2@db/incidex");
+            let s = Settings::load(None, &Overrides::default()).expect("load");
+            assert!(!format!("{s:?}").contains("hunter2"));
+            assert!(!s.database_url().expect("url").to_string().contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_configuration_is_named() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("broken.toml", "listen = [\n")?;
+            let e = Settings::load(Some(Path::new("broken.toml")), &Overrides::default())
+                .expect_err("malformed TOML");
+            assert!(e.to_string().starts_with("invalid configuration"), "{e}");
+
+            jail.create_file("typo.toml", "lisen = \"127.0.0.1:1\"\n")?;
+            let e = Settings::load(Some(Path::new("typo.toml")), &Overrides::default())
+                .expect_err("unknown key");
+            assert!(e.to_string().contains("lisen"), "{e}");
+
+            let e = Settings::load(Some(Path::new("missing.toml")), &Overrides::default())
+                .expect_err("missing file");
+            assert!(e.to_string().contains("missing.toml"), "{e}");
+
+            jail.set_env("INCIDEX_DATABASE_URL", "mysql://x@y/z");
+            let s = Settings::load(None, &Overrides::default()).expect("load");
+            let e = s.database_url().expect_err("unsupported scheme");
+            assert!(e.to_string().contains("mysql"), "{e}");
+            Ok(())
+        });
+    }
+}

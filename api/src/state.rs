@@ -1,0 +1,20 @@
+//! Shared application state handed to handlers.
+
+use std::sync::Arc;
+
+use incidex_schema::db::DbPool;
+
+use crate::config::Settings;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}

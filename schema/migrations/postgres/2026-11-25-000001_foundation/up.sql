@@ -1,0 +1,28 @@
+-- Reports and the change log the indexer follows (DESIGN.md section 3).
+-- Only types both backends share: BIGINT, INTEGER, TEXT, BOOLEAN, DOUBLE,
+-- TIMESTAMP (naive UTC, set by the application).
+
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY,
+    -- keyed hash of the filing operator: see DESIGN.md section 6
+    owner_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tlp TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    -- the validated, anonymised report content as JSON
+    content TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    published_at TIMESTAMP
+);
+CREATE INDEX reports_owner_status ON reports (owner_key, status);
+CREATE INDEX reports_status_published ON reports (status, published_at);
+
+CREATE TABLE report_changes (
+    seq BIGSERIAL PRIMARY KEY,
+    report_id TEXT NOT NULL REFERENCES reports (id),
+    kind TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    changed_at TIMESTAMP NOT NULL
+);
+CREATE INDEX report_changes_report ON report_changes (report_id);

@@ -1,0 +1,2 @@
+DROP TABLE report_changes;
+DROP TABLE reports;

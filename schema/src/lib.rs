@@ -1,0 +1,7 @@
+//! incidex's data model and storage: domain types, the incident taxonomy,
+//! validation, diesel table definitions, migrations for both backends, and
+//! the storage functions. No HTTP and no full-text index here.
+
+pub mod db;
+pub mod schema;
+pub mod validation;
