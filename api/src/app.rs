@@ -63,7 +63,9 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<db::DbPool> {
     };
     let pool = db::build_pool(url.clone(), &options)
         .with_context(|| format!("cannot connect to database {url}"))?;
-    let mut conn = pool.get().with_context(|| format!("cannot connect to database {url}"))?;
+    let mut conn = pool
+        .get()
+        .with_context(|| format!("cannot connect to database {url}"))?;
     let applied = db::run_migrations(&mut conn).context("database migrations failed")?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), database = %url, "applied migrations");
@@ -156,7 +158,11 @@ fn build_app(
         .split_for_parts();
     app.app_data(web::Data::new(state))
         .app_data(web::Data::from(routes))
-        .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(json_error),
+        )
         .app_data(web::PayloadConfig::new(limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
@@ -183,14 +189,18 @@ async fn request_id_header(
     let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let mut res = next.call(req).await?;
     if let Some(id) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), id);
     }
     Ok(res)
 }
 
 /// Unknown routes: 405 with `Allow` when the path exists under another
 /// method, else 404.
-async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
+async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, ApiError> {
     let allowed = routes.methods_for(req.path());
     Err(if allowed.is_empty() {
         ApiError::new(ErrorCode::NotFound, format!("no route for {}", req.path()))
@@ -264,9 +274,13 @@ fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> ac
             ErrorCode::UnsupportedMediaType,
             "the body must be application/json",
         ),
-        E::Deserialize(e) if e.is_data() => ApiError::validation(vec![
-            incidex_schema::validation::FieldError::new("body", "invalid_value", e.to_string()),
-        ]),
+        E::Deserialize(e) if e.is_data() => {
+            ApiError::validation(vec![incidex_schema::validation::FieldError::new(
+                "body",
+                "invalid_value",
+                e.to_string(),
+            )])
+        }
         E::Deserialize(e) => ApiError::new(ErrorCode::MalformedJson, e.to_string()),
         other => ApiError::new(ErrorCode::MalformedJson, other.to_string()),
     };
@@ -283,7 +297,9 @@ fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web
 
 /// Any error response not already problem+json (raised by the framework
 /// or a middleware) is rewritten as one, keeping its status.
-fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)

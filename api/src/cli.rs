@@ -44,7 +44,12 @@ pub struct StorageArgs {
     #[arg(long, value_name = "DIR", env = "INCIDEX_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// postgres://USER@HOST/DB or sqlite://PATH [default: sqlite in the data directory]
-    #[arg(long, value_name = "URL", env = "INCIDEX_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "INCIDEX_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 }
 
@@ -135,7 +140,8 @@ fn migrate(settings: &Settings, check: bool) -> anyhow::Result<std::process::Exi
             std::process::ExitCode::FAILURE
         });
     }
-    let applied = incidex_schema::db::run_migrations(&mut conn).context("database migrations failed")?;
+    let applied =
+        incidex_schema::db::run_migrations(&mut conn).context("database migrations failed")?;
     if applied.is_empty() {
         println!("database {url} is up to date");
     }

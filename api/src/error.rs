@@ -225,7 +225,10 @@ impl ApiError {
     pub fn internal(source: impl Into<anyhow::Error>) -> ApiError {
         ApiError {
             source: Some(source.into()),
-            ..ApiError::new(ErrorCode::Internal, "an unexpected error occurred; it has been logged")
+            ..ApiError::new(
+                ErrorCode::Internal,
+                "an unexpected error occurred; it has been logged",
+            )
         }
     }
 
@@ -284,7 +287,10 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Bearer realm=\"incidex\""),
             ));
         }
-        if matches!(self.code, ErrorCode::ServiceUnavailable | ErrorCode::RateLimited) {
+        if matches!(
+            self.code,
+            ErrorCode::ServiceUnavailable | ErrorCode::RateLimited
+        ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(self.problem())
@@ -296,7 +302,10 @@ impl From<incidex_schema::db::StorageError> for ApiError {
         match e {
             incidex_schema::db::StorageError::Pool(_) => {
                 tracing::warn!(error = %e, "no database connection available");
-                ApiError::new(ErrorCode::ServiceUnavailable, "the database is not available; retry shortly")
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database is not available; retry shortly",
+                )
             }
             other => ApiError::internal(other),
         }
@@ -336,7 +345,9 @@ mod tests {
 
     #[test]
     fn internal_errors_reveal_nothing() {
-        let e = ApiError::internal(anyhow::anyhow!("password authentication failed for user app"));
+        let e = ApiError::internal(anyhow::anyhow!(
+            "password authentication failed for user app"
+        ));
         let body = serde_json::to_string(&e.problem()).expect("serialise");
         assert!(!body.contains("password"), "{body}");
         assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -5,8 +5,15 @@ fn main() -> std::process::ExitCode {
     match incidex_api::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // One line saying what is wrong: the error and its causes.
-            eprintln!("incidex: error: {e:#}");
+            // One line saying what is wrong: the error and its causes, with
+            // multi-line messages (libpq, TOML snippets) folded.
+            let message = format!("{e:#}");
+            let folded: Vec<&str> = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && l.chars().any(char::is_alphanumeric))
+                .collect();
+            eprintln!("incidex: error: {}", folded.join(" "));
             std::process::ExitCode::FAILURE
         }
     }

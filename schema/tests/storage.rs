@@ -40,7 +40,9 @@ fn sample_row(id: &str) -> ReportRow {
 }
 
 fn migrations_apply_once_and_report_status(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend) else { return skip(backend) };
+    let Some(db) = TestDatabase::create(backend) else {
+        return skip(backend);
+    };
     let mut conn = connect(&db);
     let before = migration_status(&mut conn).expect("status");
     assert!(before.applied.is_empty());
@@ -54,7 +56,9 @@ fn migrations_apply_once_and_report_status(backend: Backend) {
 }
 
 fn concurrent_migrations_do_not_collide(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend) else { return skip(backend) };
+    let Some(db) = TestDatabase::create(backend) else {
+        return skip(backend);
+    };
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let url = db.url().clone();
@@ -66,17 +70,26 @@ fn concurrent_migrations_do_not_collide(backend: Backend) {
             })
         })
         .collect();
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
     let mut total = 0;
     for r in &results {
         total += r.as_ref().expect("every migrator succeeds").len();
     }
     let status = migration_status(&mut connect(&db)).expect("status");
-    assert_eq!(total, status.applied.len(), "each migration applied exactly once: {results:?}");
+    assert_eq!(
+        total,
+        status.applied.len(),
+        "each migration applied exactly once: {results:?}"
+    );
 }
 
 fn changes_are_logged_with_the_change(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend) else { return skip(backend) };
+    let Some(db) = TestDatabase::create(backend) else {
+        return skip(backend);
+    };
     let mut conn = migrated(&db);
     assert_eq!(changes::latest_seq(&mut conn).expect("seq"), 0);
 
@@ -88,24 +101,40 @@ fn changes_are_logged_with_the_change(backend: Backend) {
         .expect("update")
         .expect("row exists");
     assert!(s2 > s1);
-    assert_eq!(reports::find_report(&mut conn, "r1").expect("find"), Some(row.clone()));
+    assert_eq!(
+        reports::find_report(&mut conn, "r1").expect("find"),
+        Some(row.clone())
+    );
 
     // A change to a report that does not exist logs nothing.
     let ghost = sample_row("ghost");
-    assert_eq!(reports::update_report(&mut conn, &ghost, ChangeKind::Updated).expect("update"), None);
+    assert_eq!(
+        reports::update_report(&mut conn, &ghost, ChangeKind::Updated).expect("update"),
+        None
+    );
 
     // A failed insert (duplicate id) rolls back its change-log entry too.
     assert!(reports::insert_report(&mut conn, &sample_row("r1")).is_err());
 
     let log = changes::changes_after(&mut conn, 0, 100).expect("log");
-    let kinds: Vec<_> = log.iter().map(|c| (c.report_id.as_str(), c.kind.as_str(), c.revision)).collect();
+    let kinds: Vec<_> = log
+        .iter()
+        .map(|c| (c.report_id.as_str(), c.kind.as_str(), c.revision))
+        .collect();
     assert_eq!(kinds, vec![("r1", "created", 1), ("r1", "published", 2)]);
     assert_eq!(changes::latest_seq(&mut conn).expect("seq"), s2);
-    assert_eq!(changes::changes_after(&mut conn, s1, 100).expect("log").len(), 1);
+    assert_eq!(
+        changes::changes_after(&mut conn, s1, 100)
+            .expect("log")
+            .len(),
+        1
+    );
 }
 
 fn pool_serves_concurrent_writers(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend) else { return skip(backend) };
+    let Some(db) = TestDatabase::create(backend) else {
+        return skip(backend);
+    };
     drop(migrated(&db));
     let pool = build_pool(db.url().clone(), &PoolOptions::default()).expect("pool");
     let handles: Vec<_> = (0..4)
@@ -128,11 +157,17 @@ fn pool_serves_concurrent_writers(backend: Backend) {
     assert_eq!(log.len(), 100);
     let seqs: BTreeSet<i64> = log.iter().map(|c| c.seq).collect();
     assert_eq!(seqs.len(), 100, "sequence numbers are unique");
-    assert!(log.windows(2).all(|w| w[0].seq < w[1].seq), "ordered by sequence");
+    assert!(
+        log.windows(2).all(|w| w[0].seq < w[1].seq),
+        "ordered by sequence"
+    );
 }
 
 fn skip(backend: Backend) {
-    eprintln!("skipped on {}: INCIDEX_TEST_DATABASE_URL is not set", backend.as_str());
+    eprintln!(
+        "skipped on {}: INCIDEX_TEST_DATABASE_URL is not set",
+        backend.as_str()
+    );
 }
 
 macro_rules! on_both_backends {
@@ -169,5 +204,8 @@ fn migration_folders_hold_the_same_versions() {
     let pg = versions("postgres");
     let sqlite = versions("sqlite");
     assert!(!pg.is_empty());
-    assert_eq!(pg, sqlite, "migrations/postgres and migrations/sqlite differ");
+    assert_eq!(
+        pg, sqlite,
+        "migrations/postgres and migrations/sqlite differ"
+    );
 }

@@ -44,25 +44,33 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let pool = state.pool.clone();
     let checked = web::block(move || {
-        let mut conn = pool.get().map_err(|e| format!("no database connection: {e}"))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| format!("no database connection: {e}"))?;
         let backend = conn.backend();
-        let status = migration_status(&mut conn).map_err(|e| format!("cannot read migrations: {e}"))?;
+        let status =
+            migration_status(&mut conn).map_err(|e| format!("cannot read migrations: {e}"))?;
         Ok::<_, String>((backend, status))
     })
     .await?;
     match checked {
-        Ok((backend, status)) if status.pending.is_empty() => Ok(HttpResponse::Ok().json(Readiness {
-            status: "ready",
-            database: backend.as_str(),
-            migrations_applied: status.applied.len(),
-        })),
+        Ok((backend, status)) if status.pending.is_empty() => {
+            Ok(HttpResponse::Ok().json(Readiness {
+                status: "ready",
+                database: backend.as_str(),
+                migrations_applied: status.applied.len(),
+            }))
+        }
         Ok((_, status)) => Err(ApiError::new(
             ErrorCode::ServiceUnavailable,
             format!("{} migrations pending", status.pending.len()),
         )),
         Err(reason) => {
             tracing::warn!(%reason, "not ready");
-            Err(ApiError::new(ErrorCode::ServiceUnavailable, "the database is not reachable"))
+            Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the database is not reachable",
+            ))
         }
     }
 }

@@ -69,7 +69,9 @@ pub enum DatabaseUrlError {
     UnsupportedScheme(String),
     #[error("sqlite database URL has no file path (expected sqlite://PATH)")]
     EmptySqlitePath,
-    #[error("in-memory sqlite databases are not supported: every pooled connection would see its own database")]
+    #[error(
+        "in-memory sqlite databases are not supported: every pooled connection would see its own database"
+    )]
     InMemorySqlite,
 }
 
@@ -79,7 +81,11 @@ impl DatabaseUrl {
         let Some((scheme, rest)) = url.split_once(':') else {
             return Err(DatabaseUrlError::MissingScheme);
         };
-        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        {
             return Err(DatabaseUrlError::MissingScheme);
         }
         match scheme.to_ascii_lowercase().as_str() {
@@ -195,7 +201,9 @@ impl ConnectionManager {
     /// Opens one connection outside any pool (used by the CLI and tests).
     pub fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Postgresql)
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
                     ConnectionError::InvalidConnectionUrl("sqlite path is not valid UTF-8".into())
@@ -282,7 +290,10 @@ mod tests {
             DatabaseUrl::parse("/var/lib/x.db"),
             Err(DatabaseUrlError::MissingScheme)
         );
-        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::EmptySqlitePath));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://"),
+            Err(DatabaseUrlError::EmptySqlitePath)
+        );
         assert_eq!(
             DatabaseUrl::parse("sqlite://:memory:"),
             Err(DatabaseUrlError::InMemorySqlite)
@@ -291,12 +302,16 @@ mod tests {
 
     #[test]
     fn display_hides_passwords() {
-        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/incidex?sslmode=disable&password=x2")
-            .expect("valid url");
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cret@db:5432/incidex?sslmode=disable&password=x2")
+                .expect("valid url");
         let shown = url.to_string();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("x2"), "{shown}");
-        assert_eq!(shown, "postgres://app:***@db:5432/incidex?sslmode=disable&password=***");
+        assert_eq!(
+            shown,
+            "postgres://app:***@db:5432/incidex?sslmode=disable&password=***"
+        );
         assert!(!format!("{url:?}").contains("s3cret"));
         let no_password = DatabaseUrl::parse("postgres://app@db/incidex").expect("valid url");
         assert_eq!(no_password.to_string(), "postgres://app@db/incidex");

@@ -76,7 +76,10 @@ pub fn migration_status(conn: &mut DbConnection) -> Result<MigrationStatus, Migr
     fn names<DB: diesel::backend::Backend>(
         pending: &[Box<dyn diesel::migration::Migration<DB>>],
     ) -> Vec<String> {
-        pending.iter().map(|m| m.name().version().to_string()).collect()
+        pending
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect()
     }
     let (applied, pending) = match conn {
         DbConnection::Postgresql(pg) => (

@@ -21,7 +21,8 @@ pub mod reports;
 pub mod testing;
 
 pub use connection::{
-    Backend, ConnectionManager, DatabaseUrl, DatabaseUrlError, DbConnection, DbPool, PoolOptions, build_pool,
+    Backend, ConnectionManager, DatabaseUrl, DatabaseUrlError, DbConnection, DbPool, PoolOptions,
+    build_pool,
 };
 pub use migrate::{MigrationError, MigrationStatus, migration_status, run_migrations};
 

@@ -27,8 +27,16 @@ pub struct ReportRow {
 /// Inserts a new report and logs [`ChangeKind::Created`].
 pub fn insert_report(conn: &mut DbConnection, row: &ReportRow) -> StorageResult<i64> {
     conn.transaction(|conn| {
-        diesel::insert_into(reports::table).values(row).execute(conn)?;
-        record_change(conn, &row.id, ChangeKind::Created, row.revision, row.created_at)
+        diesel::insert_into(reports::table)
+            .values(row)
+            .execute(conn)?;
+        record_change(
+            conn,
+            &row.id,
+            ChangeKind::Created,
+            row.revision,
+            row.created_at,
+        )
     })
 }
 

@@ -108,8 +108,14 @@ mod tests {
     #[test]
     fn replaces_database_name() {
         use super::with_database_name as w;
-        assert_eq!(w("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
+        assert_eq!(
+            w("postgres://u@h:5432/postgres", "t1"),
+            "postgres://u@h:5432/t1"
+        );
         assert_eq!(w("postgres://u@h", "t1"), "postgres://u@h/t1");
-        assert_eq!(w("postgres://u@h/db?sslmode=disable", "t1"), "postgres://u@h/t1?sslmode=disable");
+        assert_eq!(
+            w("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
     }
 }

@@ -1,0 +1,328 @@
+//! The `incidex` binary as a process: start-up errors are one clear line
+//! with a non-zero exit, `serve` runs with no configuration and stops
+//! cleanly on a signal, `migrate` applies and checks migrations.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use incidex_schema::db::Backend;
+use incidex_schema::db::testing::TestDatabase;
+
+fn incidex() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_incidex"));
+    // The tests choose every setting themselves.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("INCIDEX_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run incidex")
+}
+
+/// The process failed and said why on exactly one line of stderr.
+fn one_line_error(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "expected failure, got {:?}",
+        output.status
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr:?}");
+    assert!(lines[0].starts_with("incidex: error: "), "{stderr}");
+    lines[0].to_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A minimal HTTP/1.1 GET, so these tests need no async runtime.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn wait_ready(child: &mut Child, port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            panic!("incidex exited early: {status}");
+        }
+        if let Some((200, body)) = http_get(port, "/readyz") {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("incidex did not become ready");
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "incidex did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_with_no_configuration_uses_sqlite_in_data_and_stops_on_ctrl_c() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = incidex()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(cwd.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let body = wait_ready(&mut child, port);
+    assert!(body.contains("\"database\":\"sqlite\""), "{body}");
+    assert!(
+        cwd.path().join("data/incidex.db").is_file(),
+        "./data/incidex.db created"
+    );
+
+    signal(&child, "INT");
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "clean exit on SIGINT: {status}");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    // Logs are JSON lines, and the last one says the server stopped.
+    for line in &lines {
+        let _: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"message\":\"stopped\"")),
+        "{lines:?}"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn serve_on_postgres_is_ready_and_stops_on_sigterm() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL must be tested in CI"
+        );
+        eprintln!("skipped: INCIDEX_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = incidex()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("INCIDEX_DATABASE_URL", db.url_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let body = wait_ready(&mut child, port);
+    assert!(body.contains("\"database\":\"postgres\""), "{body}");
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn unsupported_database_scheme_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(incidex()
+        .args([
+            "serve",
+            "--database-url",
+            "mysql://root@localhost/x",
+            "--data-dir",
+        ])
+        .arg(dir.path()));
+    let line = one_line_error(&out);
+    assert!(
+        line.contains("unsupported database URL scheme `mysql`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unreachable_database_is_one_clear_line_without_the_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port(); // nothing listens there
+    let url = format!("postgres://app:topsecret@127.0.0.1:{port}/incidex");
+    let out = run(incidex()
+        .args(["serve", "--database-url", &url, "--data-dir"])
+        .arg(dir.path()));
+    let line = one_line_error(&out);
+    assert!(line.contains("cannot connect to database"), "{line}");
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(!line.contains("topsecret"), "password leaked: {line}");
+}
+
+#[test]
+fn unusable_data_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let data_dir = file.join("data");
+    let out = run(incidex().args(["serve", "--data-dir"]).arg(&data_dir));
+    let line = one_line_error(&out);
+    assert!(line.contains("data directory"), "{line}");
+    assert!(line.contains(&data_dir.display().to_string()), "{line}");
+}
+
+#[test]
+fn malformed_config_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("incidex.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:8080\"\ndata_dir = [\n").expect("write");
+    let out = run(incidex().arg("--config").arg(&config).arg("serve"));
+    let line = one_line_error(&out);
+    assert!(line.contains("invalid configuration"), "{line}");
+
+    std::fs::write(&config, "listen = \"not an address\"\n").expect("write");
+    let out = run(incidex().arg("--config").arg(&config).arg("serve"));
+    let line = one_line_error(&out);
+    assert!(line.contains("listen"), "{line}");
+
+    let missing = dir.path().join("missing.toml");
+    let out = run(incidex().arg("--config").arg(&missing).arg("migrate"));
+    let line = one_line_error(&out);
+    assert!(line.contains("missing.toml"), "{line}");
+}
+
+#[test]
+fn migrate_applies_then_check_reports_nothing_pending() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDatabase::create(backend) else {
+            continue;
+        };
+        let data = tempfile::tempdir().expect("tempdir");
+        let with_db = |cmd: &mut Command| {
+            cmd.arg("--data-dir")
+                .arg(data.path())
+                .args(["--database-url", &db.url_string()]);
+        };
+
+        let mut check = incidex();
+        check.args(["migrate", "--check"]);
+        with_db(&mut check);
+        let out = run(&mut check);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "pending migrations on a fresh database"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("pending "));
+
+        let mut migrate = incidex();
+        migrate.arg("migrate");
+        with_db(&mut migrate);
+        let out = run(&mut migrate);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("applied "));
+
+        let out = run(&mut check);
+        assert!(
+            out.status.success(),
+            "nothing pending after migrate ({backend:?})"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("pending"), "{stdout}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let out = run(incidex().arg("--help"));
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        subcommands.contains(&"serve") && subcommands.contains(&"migrate"),
+        "{help}"
+    );
+    for sub in subcommands {
+        let out = run(incidex().args([sub, "--help"]));
+        assert!(out.status.success(), "{sub} --help");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage: incidex"), "{sub}: {text}");
+    }
+    let out = run(incidex().args(["serve", "--help"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for option in ["--listen", "--data-dir", "--database-url"] {
+        assert!(text.contains(option), "serve --help lists {option}");
+    }
+}
+
+#[test]
+fn openapi_subcommand_prints_the_committed_document() {
+    let out = run(incidex().arg("openapi"));
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(committed_path).expect("read"))
+            .expect("JSON");
+    assert!(
+        printed == committed,
+        "openapi/openapi.json is stale: run `incidex openapi > openapi/openapi.json`"
+    );
+}
