@@ -73,21 +73,39 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<db::DbPool> {
     Ok(pool)
 }
 
+/// Opens storage and loads keys: everything handlers share.
+pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
+    prepare_data_dir(&settings.data_dir)?;
+    let pool = open_database(&settings)?;
+    let keys = crate::auth::RegistryKeys::load_or_create(
+        &settings.data_dir,
+        settings.signing_key_file.as_deref(),
+        settings.ownership_secret.as_ref(),
+    )?;
+    let tokens = crate::auth::TokenService::new(
+        &keys,
+        &settings.token_issuer,
+        &settings.token_audience,
+        settings.token_ttl_secs,
+        &settings.external_issuers,
+    )?;
+    Ok(AppState {
+        pool,
+        settings,
+        keys: Arc::new(keys),
+        tokens: Arc::new(tokens),
+        hasher: Arc::new(crate::auth::SecretHasher::default()),
+    })
+}
+
 impl Application {
     /// Prepares storage and binds the listener; call [`Application::run`] to serve.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         let prepared = settings.clone();
-        let pool = actix_web::rt::task::spawn_blocking(move || {
-            prepare_data_dir(&prepared.data_dir)?;
-            open_database(&prepared)
-        })
-        .await
-        .context("start-up task failed")??;
-        let state = AppState {
-            pool,
-            settings: settings.clone(),
-        };
+        let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared))
+            .await
+            .context("start-up task failed")??;
 
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -35,6 +35,75 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print the OpenAPI document (JSON) of the HTTP API.
     Openapi,
+    /// Manage member operators, API clients and web users.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Register a member operator; prints its id.
+    CreateOperator {
+        /// The operator's name (scrubbed from every report's free text).
+        #[arg(long)]
+        name: String,
+        /// Another name or brand (repeatable); also scrubbed.
+        #[arg(long = "alias", value_name = "ALIAS")]
+        aliases: Vec<String>,
+        /// ISO 3166-1 alpha-2 country code.
+        #[arg(long)]
+        country: Option<String>,
+        /// e.g. mobile_operator, fixed_operator.
+        #[arg(long = "type", value_name = "TYPE")]
+        operator_type: Option<String>,
+    },
+    /// List member operators.
+    ListOperators,
+    /// Create an API client; prints its id and secret (shown only once).
+    CreateClient {
+        /// Operator name or id (required for reporters).
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long, value_parser = parse_role)]
+        role: incidex_schema::identity::Role,
+        /// The client stops working after this many days.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// List API clients.
+    ListClients,
+    /// Revoke an API client: its tokens stop working at once.
+    RevokeClient {
+        /// The client id.
+        client_id: String,
+    },
+    /// Create a web user; the password is read from standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: incidex_schema::identity::Role,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List web users.
+    ListUsers,
+}
+
+fn parse_role(s: &str) -> Result<incidex_schema::identity::Role, String> {
+    incidex_schema::identity::Role::parse(s)
+        .ok_or_else(|| format!("unknown role `{s}` (reporter, analyst, admin)"))
 }
 
 /// Where the data lives; shared by every subcommand that touches the database.
@@ -106,6 +175,12 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
             telemetry::init(LogFormat::Text, "warn");
             migrate(&settings, args.check)
+        }
+        Command::Admin(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            crate::admin_cli::run(&settings, args.json, args.command)?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Openapi => {
             let spec = app::openapi()

@@ -25,6 +25,12 @@ const ENV_KEYS: &[&str] = &[
     "db_pool_size",
     "shutdown_timeout_secs",
     "workers",
+    "token_ttl_secs",
+    "token_issuer",
+    "token_audience",
+    "signing_key_file",
+    "ownership_secret",
+    "k_anonymity",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -56,6 +62,23 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Lifetime of issued access tokens.
+    pub token_ttl_secs: u64,
+    /// `iss` of issued tokens (and expected on them).
+    pub token_issuer: String,
+    /// `aud` of issued tokens (and expected on them).
+    pub token_audience: String,
+    /// PEM (PKCS#8 Ed25519) signing key; default: generated in `<data_dir>/keys/`.
+    pub signing_key_file: Option<PathBuf>,
+    /// Secret keying the stored owner of each report (>= 32 characters);
+    /// default: generated in `<data_dir>/keys/`. Replicas must share it.
+    pub ownership_secret: Option<SecretString>,
+    /// Identity providers whose tokens are accepted (TOML only).
+    #[serde(default)]
+    pub external_issuers: Vec<crate::auth::ExternalIssuer>,
+    /// A country is shown on shared reports only when at least this many
+    /// members are registered in it.
+    pub k_anonymity: usize,
 }
 
 /// The defaults, as a serialisable layer (secrets are not part of it).
@@ -68,6 +91,10 @@ struct Defaults {
     max_body_bytes: usize,
     db_pool_size: u32,
     shutdown_timeout_secs: u64,
+    token_ttl_secs: u64,
+    token_issuer: &'static str,
+    token_audience: &'static str,
+    k_anonymity: usize,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -83,6 +110,10 @@ impl Default for Defaults {
             max_body_bytes: 1024 * 1024,
             db_pool_size: 16,
             shutdown_timeout_secs: 30,
+            token_ttl_secs: 900,
+            token_issuer: "incidex",
+            token_audience: "incidex-api",
+            k_anonymity: 3,
         }
     }
 }
@@ -129,7 +160,7 @@ impl Settings {
             })?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        let env = Env::prefixed("INCIDEX_").filter(|key| ENV_KEYS.contains(&key.as_str()));
+        let env = Env::prefixed("INCIDEX_").filter(|key| ENV_KEYS.iter().any(|k| key == *k));
         figment
             .merge(env)
             .merge(Serialized::defaults(overrides))

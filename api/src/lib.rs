@@ -1,10 +1,14 @@
 //! The incidex service: the actix-web application, its configuration, the
 //! command line, and (in later modules) auth, intake, the web UI and jobs.
 
+pub mod admin_cli;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod members;
 pub mod openapi;
 pub mod routes;
 pub mod state;

@@ -14,8 +14,31 @@ use crate::error::{ErrorCode, Problem};
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(Problem, ErrorCode)),
+    modifiers(&BearerAuth),
     tags(
+        (name = "auth", description = "Tokens and the registry's public keys"),
+        (name = "admin", description = "Operators, API clients and users (admin role)"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the routes refer to.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use incidex_schema::db::DbPool;
 
+use crate::auth::{RegistryKeys, SecretHasher, TokenService};
 use crate::config::Settings;
 
 /// Everything handlers share. Cheap to clone.
@@ -11,6 +12,9 @@ use crate::config::Settings;
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
+    pub keys: Arc<RegistryKeys>,
+    pub tokens: Arc<TokenService>,
+    pub hasher: Arc<SecretHasher>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -173,6 +173,49 @@ fn serve_on_postgres_is_ready_and_stops_on_sigterm() {
     assert!(wait_exit(&mut child).success());
 }
 
+/// SIGTERM during a request: the request is answered, then the process exits 0.
+#[test]
+fn in_flight_requests_finish_on_sigterm() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = incidex()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_ready(&mut child, port);
+    let body = br#"{"client_id": "ic_x", "client_secret": "nope"}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write head");
+    stream.write_all(&body[..10]).expect("write part");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "still finishing the request"
+    );
+    stream.write_all(&body[10..]).expect("write rest");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(
+        response.starts_with("HTTP/1.1 401"),
+        "the in-flight request was answered: {response:?}"
+    );
+    assert!(wait_exit(&mut child).success());
+}
+
 #[test]
 fn unsupported_database_scheme_is_one_clear_line() {
     let dir = tempfile::tempdir().expect("tempdir");

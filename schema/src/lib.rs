@@ -2,6 +2,9 @@
 //! validation, diesel table definitions, migrations for both backends, and
 //! the storage functions. No HTTP and no full-text index here.
 
+pub mod corpus;
 pub mod db;
+pub mod identity;
+pub mod report;
 pub mod schema;
 pub mod validation;

@@ -31,3 +31,72 @@ diesel::table! {
 
 diesel::joinable!(report_changes -> reports (report_id));
 diesel::allow_tables_to_appear_in_same_query!(reports, report_changes);
+
+diesel::table! {
+    operators (id) {
+        id -> Text,
+        name -> Text,
+        aliases -> Text,
+        country -> Nullable<Text>,
+        operator_type -> Nullable<Text>,
+        sensitive_terms -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        operator_id -> Nullable<Text>,
+        role -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    report_revisions (report_id, revision) {
+        report_id -> Text,
+        revision -> Integer,
+        status -> Text,
+        content -> Text,
+        redactions -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idem_key) {
+        scope -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_clients -> operators (operator_id));
+diesel::joinable!(report_revisions -> reports (report_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    operators,
+    api_clients,
+    users,
+    report_revisions,
+    idempotency_keys,
+    reports
+);

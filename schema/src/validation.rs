@@ -12,7 +12,8 @@ pub struct FieldError {
     #[schema(example = "impact.duration_minutes")]
     pub field: String,
     /// Stable machine code: `required`, `unknown_field`, `invalid_type`,
-    /// `invalid_value`, `too_long`, `too_short`, `too_many`, `out_of_range`, `blank`, ...
+    /// `invalid_value`, `too_long`, `too_short`, `too_many`, `out_of_range`, `blank`,
+    /// `inconsistent`, `not_allowed`, ...
     #[schema(example = "out_of_range")]
     pub code: String,
     /// A sentence for people.

@@ -9,9 +9,12 @@
 use std::path::PathBuf;
 
 use incidex_api::config::{LogFormat, Overrides};
+use incidex_api::members::{self, NewClient, NewOperator, NewUser};
+use incidex_api::state::AppState;
 use incidex_api::{Application, Settings};
 pub use incidex_schema::db::Backend;
 use incidex_schema::db::testing::{TEST_DATABASE_URL_VAR, TestDatabase};
+use incidex_schema::identity::Role;
 use serde_json::Value;
 
 /// A running server with its own database and data directory.
@@ -20,6 +23,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub data_dir: PathBuf,
+    /// The server's shared state (pool, keys, token service).
+    pub state: AppState,
     handle: actix_web::dev::ServerHandle,
     // Dropped after the server is told to stop.
     _db: TestDatabase,
@@ -71,6 +76,7 @@ impl TestApp {
             .expect("application starts");
         let base_url = format!("http://{}", app.local_addr());
         let handle = app.handle();
+        let state = app.state().clone();
         actix_web::rt::spawn(app.run());
         Some(TestApp {
             base_url,
@@ -80,6 +86,7 @@ impl TestApp {
                 .expect("http client"),
             backend,
             data_dir: data_dir.path().to_owned(),
+            state,
             handle,
             _db: db,
             _data_dir: data_dir,
@@ -98,9 +105,93 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Stops the server and waits for it (in-flight requests finish first).
-    pub async fn stop(&self) {
-        self.handle.stop(true).await;
+    /// Registers an operator directly in the database (as `incidex admin`
+    /// does) and returns its id.
+    pub fn create_operator(&self, name: &str, aliases: &[&str], country: Option<&str>) -> String {
+        let mut conn = self.state.pool.get().expect("connection");
+        members::create_operator(
+            &mut conn,
+            NewOperator {
+                name: name.into(),
+                aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                country: country.map(str::to_owned),
+                operator_type: Some("mobile_operator".into()),
+            },
+        )
+        .expect("create operator")
+        .id
+    }
+
+    /// Creates an API client (as `incidex admin create-client` does) and
+    /// returns its id and secret.
+    pub fn create_client(&self, role: Role, operator: Option<&str>) -> (String, String) {
+        let mut conn = self.state.pool.get().expect("connection");
+        let c = members::create_client(
+            &mut conn,
+            &self.state.hasher,
+            NewClient {
+                operator: operator.map(str::to_owned),
+                role,
+                expires_in_days: None,
+            },
+        )
+        .expect("create client");
+        (c.client_id, c.client_secret)
+    }
+
+    /// Creates a web user with a password.
+    pub fn create_user(&self, username: &str, role: Role, password: &str) {
+        let mut conn = self.state.pool.get().expect("connection");
+        members::create_user(
+            &mut conn,
+            &self.state.hasher,
+            NewUser {
+                username: username.into(),
+                role,
+                password: password.into(),
+            },
+        )
+        .expect("create user");
+    }
+
+    /// Exchanges client credentials for a token through the API.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({"client_id": client_id, "client_secret": secret}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200, "token exchange");
+        let body: Value = response.json().await.expect("json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// A token for a new client with `role` (reporters belong to `operator`).
+    pub async fn token_for(&self, role: Role, operator: Option<&str>) -> String {
+        let (id, secret) = self.create_client(role, operator);
+        self.token(&id, &secret).await
+    }
+
+    /// Sends a request with a bearer token.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// Stops the server gracefully (in-flight requests finish first).
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.handle.stop(true)
     }
 }
 

@@ -15,6 +15,8 @@
 
 pub mod changes;
 mod connection;
+pub mod idempotency;
+pub mod identity;
 mod migrate;
 pub mod reports;
 #[cfg(any(test, feature = "test-support"))]

@@ -1,0 +1,19 @@
+//! Authentication: keys, JWTs, secret hashing and the role extractors.
+//!
+//! Policy: tokens are EdDSA (Ed25519) JWTs signed with the registry's key
+//! (generated on first start under `<data_dir>/keys/` unless configured);
+//! the algorithm is pinned per key, and expiry, not-before, issuer and
+//! audience are always checked with a 30-second leeway. Tokens of an
+//! external identity provider are accepted when its public key is
+//! configured. Client tokens stop working as soon as the client is revoked
+//! or expires: each request checks the client's row.
+
+mod keys;
+mod principal;
+mod secrets;
+mod tokens;
+
+pub use keys::{KeyError, RegistryKeys};
+pub use principal::{Admin, AnyRole, Principal, PrincipalKind, Reader, Reporter};
+pub use secrets::{SecretHasher, generate_secret};
+pub use tokens::{Claims, ExternalIssuer, TokenError, TokenService};

@@ -1,0 +1,189 @@
+//! Authentication as extractors: a handler's signature says which role it
+//! needs (`Reporter`, `Reader`, `Admin`, `AnyRole`), so no route can forget
+//! to check.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use incidex_schema::db::identity;
+use incidex_schema::identity::Role;
+
+use super::tokens::Claims;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// An API client (client id and secret).
+    Client,
+    /// A web user (username and password).
+    User,
+    /// A token of a configured external identity provider.
+    External,
+}
+
+/// Who is calling, after their token has been checked.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub kind: PrincipalKind,
+    /// The member operator a reporter acts for.
+    pub operator_id: Option<String>,
+    pub role: Role,
+}
+
+fn unauthenticated(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, detail)
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
+    let value = header.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+impl Principal {
+    /// Validates a token and checks that its principal still may act.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+        let claims: Claims = state
+            .tokens
+            .validate(token)
+            .map_err(|e| unauthenticated(&e.to_string()))?;
+        let role = *claims
+            .roles
+            .first()
+            .ok_or_else(|| unauthenticated("token carries no role"))?;
+        let kind = match claims.kind.as_str() {
+            "client" => PrincipalKind::Client,
+            "user" => PrincipalKind::User,
+            _ => PrincipalKind::External,
+        };
+        let pool = state.pool.clone();
+        let subject = claims.sub.clone();
+        let operator = claims.op.clone();
+        let live = web::block(move || -> Result<bool, ApiError> {
+            let mut conn = pool.get().map_err(incidex_schema::db::StorageError::from)?;
+            Ok(match kind {
+                PrincipalKind::Client => {
+                    identity::find_client(&mut conn, &subject)?.is_some_and(|c| {
+                        let now = chrono::Utc::now().naive_utc();
+                        c.revoked_at.is_none()
+                            && c.expires_at.is_none_or(|e| e > now)
+                            && c.role == role.as_str()
+                            && c.operator_id == operator
+                    })
+                }
+                PrincipalKind::User => identity::find_user(&mut conn, &subject)?
+                    .is_some_and(|u| u.role == role.as_str()),
+                // The provider vouches for the subject; a reporter's operator must be a member.
+                PrincipalKind::External => match &operator {
+                    Some(op) => identity::find_operator(&mut conn, op)?.is_some(),
+                    None => role != Role::Reporter,
+                },
+            })
+        })
+        .await??;
+        if !live {
+            return Err(unauthenticated(
+                "the credentials behind this token are revoked, expired or unknown",
+            ));
+        }
+        Ok(Principal {
+            subject: claims.sub,
+            kind,
+            operator_id: claims.op,
+            role,
+        })
+    }
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+impl FromRequest for Principal {
+    type Error = actix_web::Error;
+    type Future = Fut<Principal>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+            let token = token.ok_or_else(|| unauthenticated("a bearer token is required"))?;
+            Ok(Principal::from_token(&state, &token).await?)
+        })
+    }
+}
+
+fn forbidden(needed: &str) -> actix_web::Error {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        format!("this needs the {needed} role"),
+    )
+    .into()
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $needed:literal, |$p:ident| $allowed:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Principal);
+
+        impl FromRequest for $name {
+            type Error = actix_web::Error;
+            type Future = Fut<$name>;
+
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let principal = Principal::from_request(req, payload);
+                Box::pin(async move {
+                    let $p = principal.await?;
+                    if $allowed { Ok($name($p)) } else { Err(forbidden($needed)) }
+                })
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// Any authenticated principal.
+    AnyRole, "any", |p| { let _ = &p; true }
+);
+role_extractor!(
+    /// Someone who reads what is shared: a reporter or an analyst.
+    Reader, "reporter or analyst", |p| matches!(p.role, Role::Reporter | Role::Analyst)
+);
+role_extractor!(
+    /// An administrator.
+    Admin, "admin", |p| p.role == Role::Admin
+);
+
+/// An operator's reporting system, with the operator it acts for.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub principal: Principal,
+    pub operator_id: String,
+}
+
+impl FromRequest for Reporter {
+    type Error = actix_web::Error;
+    type Future = Fut<Reporter>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            let principal = principal.await?;
+            match (&principal.role, principal.operator_id.clone()) {
+                (Role::Reporter, Some(operator_id)) => Ok(Reporter {
+                    principal,
+                    operator_id,
+                }),
+                _ => Err(forbidden("reporter")),
+            }
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! Stored first responses for `Idempotency-Key` retries.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{DbConnection, StorageResult};
+use crate::schema::idempotency_keys;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRow {
+    pub scope: String,
+    pub idem_key: String,
+    pub request_hash: String,
+    pub response_status: i32,
+    pub response_body: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    scope: &str,
+    key: &str,
+) -> StorageResult<Option<IdempotencyRow>> {
+    Ok(idempotency_keys::table
+        .find((scope, key))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Stores a first response. Call it in the transaction that made the
+/// change, so a crash cannot leave a change without its record or a record
+/// without its change; a concurrent duplicate fails on the primary key and
+/// rolls its transaction back.
+pub fn insert(conn: &mut DbConnection, row: &IdempotencyRow) -> StorageResult<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets records older than `before`; returns how many.
+pub fn purge_older_than(conn: &mut DbConnection, before: NaiveDateTime) -> StorageResult<usize> {
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before)))
+            .execute(conn)?,
+    )
+}
