@@ -95,6 +95,7 @@ pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
         hasher: Arc::new(crate::auth::SecretHasher::default()),
+        members: Arc::new(crate::intake::AnonymiserCache::default()),
     })
 }
 

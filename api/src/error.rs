@@ -44,6 +44,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 422: the body is JSON but fields are invalid (see `errors`).
     ValidationFailed,
+    /// 422: this `Idempotency-Key` was used before with a different request.
+    IdempotencyKeyReused,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: an unexpected error (logged; details are not returned).
@@ -65,6 +67,7 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::ServiceUnavailable,
@@ -82,7 +85,9 @@ impl ErrorCode {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed | ErrorCode::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +107,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::ServiceUnavailable => "service_unavailable",
@@ -122,6 +128,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "Request body too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::ValidationFailed => "Validation failed",
+            ErrorCode::IdempotencyKeyReused => "Idempotency key reused with a different request",
             ErrorCode::RateLimited => "Too many requests",
             ErrorCode::Internal => "Internal error",
             ErrorCode::ServiceUnavailable => "Service unavailable",
@@ -312,6 +319,18 @@ impl From<incidex_schema::db::StorageError> for ApiError {
     }
 }
 
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> ApiError {
+        ApiError::from(incidex_schema::db::StorageError::from(e))
+    }
+}
+
+impl From<incidex_schema::report::ValidationErrors> for ApiError {
+    fn from(e: incidex_schema::report::ValidationErrors) -> ApiError {
+        ApiError::validation(e.into_errors())
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> ApiError {
         ApiError::internal(e)
@@ -337,6 +356,7 @@ mod tests {
             if *code != ErrorCode::InvalidParameter
                 && *code != ErrorCode::MalformedJson
                 && *code != ErrorCode::InvalidHeader
+                && *code != ErrorCode::IdempotencyKeyReused
             {
                 assert_eq!(ErrorCode::from_status(code.status()), *code);
             }

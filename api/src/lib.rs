@@ -2,17 +2,22 @@
 //! command line, and (in later modules) auth, intake, the web UI and jobs.
 
 pub mod admin_cli;
+pub mod anonymise;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
+pub mod intake;
 pub mod members;
 pub mod openapi;
+pub mod receipts;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod views;
 
 pub use app::Application;
 pub use config::Settings;

@@ -16,6 +16,8 @@ use crate::error::{ErrorCode, Problem};
     components(schemas(Problem, ErrorCode)),
     modifiers(&BearerAuth),
     tags(
+        (name = "reports", description = "Filing, amending, publishing and reading incident reports"),
+        (name = "anonymisation", description = "The filer's sensitive terms and an anonymisation dry run"),
         (name = "auth", description = "Tokens and the registry's public keys"),
         (name = "admin", description = "Operators, API clients and users (admin role)"),
         (name = "operations", description = "Health and readiness"),

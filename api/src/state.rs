@@ -15,6 +15,8 @@ pub struct AppState {
     pub keys: Arc<RegistryKeys>,
     pub tokens: Arc<TokenService>,
     pub hasher: Arc<SecretHasher>,
+    /// Cached anonymisation matchers and member counts.
+    pub members: Arc<crate::intake::AnonymiserCache>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -4,8 +4,10 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod admin;
+pub mod anonymise;
 pub mod auth;
 pub mod health;
+pub mod reports;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -20,5 +22,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(admin::list_clients)
         .service(admin::revoke_client)
         .service(admin::create_user)
-        .service(admin::list_users);
+        .service(admin::list_users)
+        .service(reports::create)
+        .service(reports::list)
+        .service(reports::read)
+        .service(reports::replace)
+        .service(reports::edit)
+        .service(reports::publish)
+        .service(reports::withdraw)
+        .service(reports::revisions)
+        .service(reports::preview)
+        .service(reports::verify_receipt)
+        .service(anonymise::anonymise)
+        .service(anonymise::get_terms)
+        .service(anonymise::put_terms);
 }

@@ -200,3 +200,16 @@ pub fn record_login(
         .execute(conn)?;
     Ok(())
 }
+
+/// Changes whenever an operator is added: (count, latest creation time).
+/// Lets callers cache what they derive from the operator list.
+pub fn operators_fingerprint(
+    conn: &mut DbConnection,
+) -> StorageResult<(i64, Option<NaiveDateTime>)> {
+    Ok(operators::table
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(operators::created_at),
+        ))
+        .first(conn)?)
+}

@@ -79,3 +79,145 @@ pub fn now() -> NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
 }
+
+/// One stored revision of a report's content.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::report_revisions)]
+pub struct RevisionRow {
+    pub report_id: String,
+    pub revision: i32,
+    pub status: String,
+    pub content: String,
+    /// JSON list of redactions (never the original text).
+    pub redactions: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts a new report with its first revision and logs
+/// [`ChangeKind::Created`], in one transaction.
+pub fn create_with_revision(
+    conn: &mut DbConnection,
+    row: &ReportRow,
+    redactions: &str,
+) -> StorageResult<i64> {
+    conn.transaction(|conn| {
+        let seq = insert_report(conn, row)?;
+        insert_revision(conn, row, redactions)?;
+        Ok(seq)
+    })
+}
+
+/// Stores a changed report (and, when its content changed, the new
+/// revision) and logs `kind`, in one transaction.
+pub fn save_change(
+    conn: &mut DbConnection,
+    row: &ReportRow,
+    kind: ChangeKind,
+    new_revision_redactions: Option<&str>,
+) -> StorageResult<Option<i64>> {
+    conn.transaction(|conn| {
+        let seq = update_report(conn, row, kind)?;
+        if seq.is_some()
+            && let Some(redactions) = new_revision_redactions
+        {
+            insert_revision(conn, row, redactions)?;
+        }
+        Ok(seq)
+    })
+}
+
+fn insert_revision(
+    conn: &mut DbConnection,
+    row: &ReportRow,
+    redactions: &str,
+) -> StorageResult<()> {
+    use crate::schema::report_revisions;
+    diesel::insert_into(report_revisions::table)
+        .values(RevisionRow {
+            report_id: row.id.clone(),
+            revision: row.revision,
+            status: row.status.clone(),
+            content: row.content.clone(),
+            redactions: redactions.to_owned(),
+            created_at: row.updated_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every revision of a report, oldest first.
+pub fn revisions(conn: &mut DbConnection, report_id: &str) -> StorageResult<Vec<RevisionRow>> {
+    use crate::schema::report_revisions;
+    Ok(report_revisions::table
+        .filter(report_revisions::report_id.eq(report_id))
+        .order(report_revisions::revision.asc())
+        .select(RevisionRow::as_select())
+        .load(conn)?)
+}
+
+/// The latest revision's stored redactions.
+pub fn latest_redactions(
+    conn: &mut DbConnection,
+    report_id: &str,
+    revision: i32,
+) -> StorageResult<Option<String>> {
+    use crate::schema::report_revisions;
+    Ok(report_revisions::table
+        .find((report_id, revision))
+        .select(report_revisions::redactions)
+        .first(conn)
+        .optional()?)
+}
+
+/// A page of one owner's reports, newest first, optionally of one status.
+pub fn list_owned(
+    conn: &mut DbConnection,
+    owner_key: &str,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> StorageResult<(Vec<ReportRow>, i64)> {
+    let mut query = reports::table
+        .filter(reports::owner_key.eq(owner_key))
+        .into_boxed();
+    let mut count = reports::table
+        .filter(reports::owner_key.eq(owner_key))
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(reports::status.eq(status.to_owned()));
+        count = count.filter(reports::status.eq(status.to_owned()));
+    }
+    let rows = query
+        .order((reports::updated_at.desc(), reports::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(ReportRow::as_select())
+        .load(conn)?;
+    let total = count.count().get_result(conn)?;
+    Ok((rows, total))
+}
+
+/// A page of published reports of the given TLP levels, most recently
+/// published first.
+pub fn list_published(
+    conn: &mut DbConnection,
+    tlps: &[&str],
+    limit: i64,
+    offset: i64,
+) -> StorageResult<(Vec<ReportRow>, i64)> {
+    let tlps: Vec<String> = tlps.iter().map(|t| t.to_string()).collect();
+    let rows = reports::table
+        .filter(reports::status.eq("published"))
+        .filter(reports::tlp.eq_any(&tlps))
+        .order((reports::published_at.desc(), reports::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(ReportRow::as_select())
+        .load(conn)?;
+    let total = reports::table
+        .filter(reports::status.eq("published"))
+        .filter(reports::tlp.eq_any(&tlps))
+        .count()
+        .get_result(conn)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,557 @@
+//! Free-text anonymisation: the scrubber applied to every free-text field of
+//! a report before it is stored or indexed (DESIGN.md section 6).
+//!
+//! # Policy
+//!
+//! * **Privacy first.** When a token is ambiguous between an identifier and
+//!   ordinary text, the scrubber redacts it, except for the technical tokens
+//!   listed below, which have explicit rules.
+//! * **Typed placeholders.** Each identifier is replaced by the placeholder of
+//!   its class (`[PHONE]`, `[IMSI]`, `[IMEI]`, `[ICCID]`, `[IP]`, `[MAC]`,
+//!   `[EMAIL]`, `[URL]`, `[HOST]`, `[TICKET]`, `[PERSON]`, `[OPERATOR]`,
+//!   `[TERM]`), and every replacement is reported as a [`Redaction`] with
+//!   byte offsets into the *original* text, so the filer can preview exactly
+//!   what others will see.
+//! * **Names of every member.** Operator names and aliases of *all* members
+//!   (not only the filer) are redacted, case-insensitively, as whole words
+//!   (`Orange` is not found inside `orangery`, but is in `Orange's`,
+//!   `orange01-sbc` and, via host and e-mail detection, inside
+//!   `sbc1.orange.example`). A member whose name is an ordinary word
+//!   (`Orange`, `Three`, `Free`) loses that word everywhere: it is their name,
+//!   and a scrubber cannot tell the colour from the company.
+//! * **The filer's sensitive terms** (site, project and system names) follow
+//!   the same matching rules and become `[TERM]`.
+//! * **Technical content survives:** emergency numbers, 3GPP and other
+//!   specification references, protocol and cause codes, software versions
+//!   and build numbers, dates, times of day, durations, percentages and
+//!   counts.
+//! * **Deterministic and idempotent.** Overlapping matches are resolved by
+//!   strength tier, then length, then position. Placeholders are never
+//!   matched again, and the output is re-checked until it is a fixed point,
+//!   so `scrub(scrub(x).text) == scrub(x).text` with no new redactions.
+//! * **Total.** Any UTF-8 input is accepted; the scrubber never panics and
+//!   runs in time linear in the input (all context scans are bounded).
+//!
+//! The full rules, per class, and their known limits are documented in
+//! `docs/anonymisation.md`.
+//!
+//! # Usage
+//!
+//! ```ignore
+//! let anonymiser = Anonymiser::new(&["Acme Mobile".into(), "Acme".into()]);
+//! let terms = SensitiveTerms::new(&["Paris-Nord".into()]);
+//! let out = anonymiser.scrub("Acme's SBC at Paris-Nord (10.1.2.3) failed", &terms);
+//! assert_eq!(out.text, "[OPERATOR]'s SBC at [TERM] ([IP]) failed");
+//! ```
+
+mod context;
+mod detect;
+mod keep;
+mod names;
+mod person;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use keep::EMERGENCY_NUMBERS;
+use names::NameMatcher;
+
+/// The class of a redacted identifier.
+#[derive(
+    Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactionKind {
+    /// Phone number (national, international, MSISDN).
+    Phone,
+    /// International mobile subscriber identity.
+    Imsi,
+    /// International mobile equipment identity (also IMEISV).
+    Imei,
+    /// SIM card serial number.
+    Iccid,
+    /// IPv4 or IPv6 address or prefix.
+    Ip,
+    /// MAC address.
+    Mac,
+    /// E-mail address.
+    Email,
+    /// URL or SIP/tel URI.
+    Url,
+    /// Host name (fully qualified domain name).
+    Host,
+    /// Ticket, case, change or work-order number.
+    Ticket,
+    /// Person name introduced by a title or role.
+    Person,
+    /// Name or alias of a member operator.
+    Operator,
+    /// One of the filer's own sensitive terms.
+    Term,
+}
+
+impl RedactionKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RedactionKind; 13] = [
+        RedactionKind::Phone,
+        RedactionKind::Imsi,
+        RedactionKind::Imei,
+        RedactionKind::Iccid,
+        RedactionKind::Ip,
+        RedactionKind::Mac,
+        RedactionKind::Email,
+        RedactionKind::Url,
+        RedactionKind::Host,
+        RedactionKind::Ticket,
+        RedactionKind::Person,
+        RedactionKind::Operator,
+        RedactionKind::Term,
+    ];
+
+    /// The placeholder that replaces identifiers of this kind.
+    pub const fn placeholder(self) -> &'static str {
+        match self {
+            RedactionKind::Phone => "[PHONE]",
+            RedactionKind::Imsi => "[IMSI]",
+            RedactionKind::Imei => "[IMEI]",
+            RedactionKind::Iccid => "[ICCID]",
+            RedactionKind::Ip => "[IP]",
+            RedactionKind::Mac => "[MAC]",
+            RedactionKind::Email => "[EMAIL]",
+            RedactionKind::Url => "[URL]",
+            RedactionKind::Host => "[HOST]",
+            RedactionKind::Ticket => "[TICKET]",
+            RedactionKind::Person => "[PERSON]",
+            RedactionKind::Operator => "[OPERATOR]",
+            RedactionKind::Term => "[TERM]",
+        }
+    }
+
+    /// Tie-break between candidates of the same tier and length at the same
+    /// position: the more specific class wins (a Cisco-style MAC address
+    /// `0011.2233.4455` is also a plausible `00` phone number).
+    const fn specificity(self) -> u8 {
+        match self {
+            RedactionKind::Url => 0,
+            RedactionKind::Email => 1,
+            RedactionKind::Mac => 2,
+            RedactionKind::Ip => 3,
+            RedactionKind::Iccid => 4,
+            RedactionKind::Imei => 5,
+            RedactionKind::Imsi => 6,
+            RedactionKind::Host => 7,
+            RedactionKind::Operator => 8,
+            RedactionKind::Term => 9,
+            RedactionKind::Phone => 10,
+            RedactionKind::Ticket => 11,
+            RedactionKind::Person => 12,
+        }
+    }
+
+    /// The serialised (snake_case) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RedactionKind::Phone => "phone",
+            RedactionKind::Imsi => "imsi",
+            RedactionKind::Imei => "imei",
+            RedactionKind::Iccid => "iccid",
+            RedactionKind::Ip => "ip",
+            RedactionKind::Mac => "mac",
+            RedactionKind::Email => "email",
+            RedactionKind::Url => "url",
+            RedactionKind::Host => "host",
+            RedactionKind::Ticket => "ticket",
+            RedactionKind::Person => "person",
+            RedactionKind::Operator => "operator",
+            RedactionKind::Term => "term",
+        }
+    }
+}
+
+impl fmt::Display for RedactionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One replacement made by the scrubber.
+#[derive(Serialize, Deserialize, ToSchema, Clone, PartialEq, Eq, Debug)]
+pub struct Redaction {
+    /// Class of the identifier.
+    pub kind: RedactionKind,
+    /// Byte offset of the first byte of the identifier in the original text.
+    pub start: usize,
+    /// Byte offset just past the identifier in the original text.
+    pub end: usize,
+    /// The identifier as it appeared in the original text. Only ever shown
+    /// to the filer (draft preview); never stored with the published report.
+    pub original: String,
+    /// The placeholder that replaced it, e.g. `[PHONE]`.
+    pub placeholder: String,
+}
+
+/// The result of scrubbing one text.
+#[derive(Serialize, ToSchema, Clone, PartialEq, Eq, Debug, Default)]
+pub struct Scrubbed {
+    /// The anonymised text.
+    pub text: String,
+    /// The replacements, in text order, non-overlapping.
+    pub redactions: Vec<Redaction>,
+}
+
+impl Scrubbed {
+    /// Number of redactions of `kind`.
+    pub fn count(&self, kind: RedactionKind) -> usize {
+        self.redactions.iter().filter(|r| r.kind == kind).count()
+    }
+}
+
+/// The scrubber, built once from every member operator's names and aliases
+/// (rebuild it when operators change). Cheap to share: wrap it in an `Arc`
+/// or clone it (the compiled automaton is reference-counted).
+#[derive(Debug, Clone)]
+pub struct Anonymiser {
+    operators: NameMatcher,
+}
+
+/// A filer's own sensitive terms (site, project and system names), compiled
+/// once per operator and reused for every report it files.
+#[derive(Debug, Clone)]
+pub struct SensitiveTerms {
+    matcher: NameMatcher,
+}
+
+impl SensitiveTerms {
+    /// Compiles `terms`. Blank terms, terms with fewer than two letters or
+    /// digits and purely numeric terms shorter than four digits are ignored.
+    pub fn new(terms: &[String]) -> SensitiveTerms {
+        SensitiveTerms {
+            matcher: NameMatcher::new(terms),
+        }
+    }
+
+    /// No terms.
+    pub fn empty() -> SensitiveTerms {
+        SensitiveTerms {
+            matcher: NameMatcher::empty(),
+        }
+    }
+
+    /// True when no usable term was given.
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_empty()
+    }
+
+    /// Number of compiled spelling variants (for diagnostics).
+    pub fn pattern_count(&self) -> usize {
+        self.matcher.pattern_count()
+    }
+}
+
+impl Default for SensitiveTerms {
+    fn default() -> Self {
+        SensitiveTerms::empty()
+    }
+}
+
+impl Default for Anonymiser {
+    fn default() -> Self {
+        Anonymiser::new(&[])
+    }
+}
+
+/// How many times the output is re-checked for identifiers that only became
+/// detectable once their context was redacted (see [`Anonymiser::scrub`]).
+const MAX_ROUNDS: usize = 4;
+
+impl Anonymiser {
+    /// Compiles the names and aliases of every member operator. The same
+    /// filtering as for [`SensitiveTerms::new`] applies.
+    pub fn new(operator_names: &[String]) -> Anonymiser {
+        Anonymiser {
+            operators: NameMatcher::new(operator_names),
+        }
+    }
+
+    /// Number of compiled operator-name spelling variants (for diagnostics).
+    pub fn operator_pattern_count(&self) -> usize {
+        self.operators.pattern_count()
+    }
+
+    /// Scrubs `text`: every detected identifier is replaced by its typed
+    /// placeholder. Never panics; idempotent.
+    pub fn scrub(&self, text: &str, terms: &SensitiveTerms) -> Scrubbed {
+        let mut work = Work::default();
+        let mut spans = self.detect(text, terms, &mut work);
+        let mut rendered = render(text, &spans);
+        // A redaction can remove the context that kept a neighbouring token
+        // (a sensitive term that happens to be "build" before a build
+        // number, for instance). Re-check the output until nothing new is
+        // found, mapping new finds back to the original text.
+        for _ in 0..MAX_ROUNDS {
+            if spans.is_empty() {
+                break;
+            }
+            let extra = self.detect(&rendered, terms, &mut work);
+            if extra.is_empty() {
+                break;
+            }
+            spans = merge(&spans, &extra);
+            rendered = render(text, &spans);
+        }
+        let redactions = spans
+            .iter()
+            .map(|s| Redaction {
+                kind: s.kind,
+                start: s.start,
+                end: s.end,
+                original: text.get(s.start..s.end).unwrap_or_default().to_owned(),
+                placeholder: s.kind.placeholder().to_owned(),
+            })
+            .collect();
+        Scrubbed {
+            text: rendered,
+            redactions,
+        }
+    }
+
+    /// Finds the redactions of one pass: sorted, non-overlapping spans.
+    fn detect(&self, text: &str, terms: &SensitiveTerms, work: &mut Work) -> Vec<Span> {
+        work.clear();
+        names::fold_into(text, &mut work.folded);
+        let found = &mut work.found;
+        detect::urls(text, found);
+        detect::emails(text, &work.folded, found);
+        detect::macs(text, found);
+        detect::ipv6(text, found);
+        detect::ipv4(text, found);
+        detect::hosts(text, found);
+        detect::phones(text, found);
+        detect::mobile_ids(text, found);
+        detect::tickets(text, found);
+        person::persons(text, found);
+        self.operators.find(text, &work.folded, |s, e| {
+            found.redact(s, e, RedactionKind::Operator, Tier::Strong);
+        });
+        terms.matcher.find(text, &work.folded, |s, e| {
+            found.redact(s, e, RedactionKind::Term, Tier::Strong);
+        });
+        resolve(text, work)
+    }
+}
+
+/// Strength of a candidate: lower wins an overlap regardless of length.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum Tier {
+    /// URLs and e-mail addresses: they contain host names, user names and
+    /// numbers that would otherwise be matched piecemeal.
+    Strongest,
+    /// Self-evident identifiers (IP, MAC, host, `+`/`00` phone numbers,
+    /// IMSI/IMEI/ICCID by shape or keyword) and operator names and terms.
+    Strong,
+    /// Identifiers recognised by weaker evidence (national phone numbers,
+    /// bare digit runs, tickets, person names). These are dropped when they
+    /// lie entirely inside a must-keep span.
+    Weak,
+}
+
+/// A candidate redaction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Candidate {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) kind: RedactionKind,
+    pub(crate) tier: Tier,
+}
+
+/// Candidates collected by the detectors.
+#[derive(Default, Debug)]
+pub(crate) struct Found {
+    pub(crate) redact: Vec<Candidate>,
+}
+
+impl Found {
+    pub(crate) fn redact(&mut self, start: usize, end: usize, kind: RedactionKind, tier: Tier) {
+        if start < end {
+            self.redact.push(Candidate {
+                start,
+                end,
+                kind,
+                tier,
+            });
+        }
+    }
+}
+
+/// Scratch buffers reused across the passes of one `scrub` call.
+#[derive(Default, Debug)]
+struct Work {
+    folded: String,
+    found: Found,
+    protected: Vec<(usize, usize)>,
+    keep: Vec<(usize, usize)>,
+}
+
+impl Work {
+    fn clear(&mut self) {
+        self.folded.clear();
+        self.found.redact.clear();
+        self.protected.clear();
+        self.keep.clear();
+    }
+}
+
+/// An accepted redaction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+    kind: RedactionKind,
+}
+
+/// Is `start..end` entirely inside one of the sorted, disjoint `spans`?
+fn covered(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = spans.partition_point(|&(s, _)| s <= start);
+    i > 0 && spans[i - 1].1 >= end
+}
+
+/// Does `start..end` overlap one of the sorted, disjoint `spans`?
+fn overlaps(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = spans.partition_point(|&(s, _)| s < end);
+    i > 0 && spans[i - 1].1 > start
+}
+
+/// Existing placeholders in `text` (they are never matched again).
+fn placeholders(text: &str, out: &mut Vec<(usize, usize)>) {
+    for (i, _) in text.match_indices('[') {
+        let rest = &text[i..];
+        if let Some(kind) = RedactionKind::ALL
+            .iter()
+            .find(|k| rest.starts_with(k.placeholder()))
+        {
+            out.push((i, i + kind.placeholder().len()));
+        }
+    }
+}
+
+/// Picks the winning candidates: drops those touching an existing
+/// placeholder and weak ones inside must-keep spans, then accepts greedily by
+/// (tier, longest, leftmost, kind) without overlaps.
+fn resolve(text: &str, work: &mut Work) -> Vec<Span> {
+    let Work {
+        found,
+        protected,
+        keep,
+        ..
+    } = work;
+    let candidates = &mut found.redact;
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    placeholders(text, protected);
+    if !protected.is_empty() {
+        candidates.retain(|c| !overlaps(protected, c.start, c.end));
+    }
+    if candidates.iter().any(|c| c.tier == Tier::Weak) {
+        keep::keep_spans(text, keep);
+        if !keep.is_empty() {
+            candidates.retain(|c| c.tier != Tier::Weak || !covered(keep, c.start, c.end));
+        }
+    }
+    candidates.sort_unstable_by(|a, b| {
+        let key = |c: &Candidate| {
+            (
+                c.tier,
+                usize::MAX - (c.end - c.start),
+                c.start,
+                c.kind.specificity(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut accepted: BTreeMap<usize, (usize, RedactionKind)> = BTreeMap::new();
+    for c in candidates.iter() {
+        let clash = accepted
+            .range(..c.end)
+            .next_back()
+            .is_some_and(|(_, &(end, _))| end > c.start);
+        if !clash {
+            accepted.insert(c.start, (c.end, c.kind));
+        }
+    }
+    accepted
+        .into_iter()
+        .map(|(start, (end, kind))| Span { start, end, kind })
+        .collect()
+}
+
+/// Replaces every span of `text` by its placeholder.
+fn render(text: &str, spans: &[Span]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for s in spans {
+        out.push_str(text.get(pos..s.start).unwrap_or_default());
+        out.push_str(s.kind.placeholder());
+        pos = s.end;
+    }
+    out.push_str(text.get(pos..).unwrap_or_default());
+    out
+}
+
+/// Merges `extra` (offsets into the text rendered from `spans`) into `spans`
+/// (offsets into the original text).
+fn merge(spans: &[Span], extra: &[Span]) -> Vec<Span> {
+    // For each original span: where its placeholder starts and ends in the
+    // rendered text.
+    let mut layout = Vec::with_capacity(spans.len());
+    let mut shift: isize = 0;
+    for s in spans {
+        let r_start = s.start.saturating_add_signed(shift);
+        let r_end = r_start + s.kind.placeholder().len();
+        shift += s.kind.placeholder().len() as isize - (s.end - s.start) as isize;
+        layout.push((r_start, r_end, shift));
+    }
+    // Maps a rendered offset to an original one. Offsets inside a placeholder
+    // map to the start (`is_end == false`) or end of the redacted original.
+    let map = |p: usize, is_end: bool| -> usize {
+        let i = layout.partition_point(|&(r_start, _, _)| r_start < p);
+        if i == 0 {
+            return p;
+        }
+        let (_, r_end, shift_after) = layout[i - 1];
+        match (is_end, p < r_end, p <= r_end) {
+            (false, true, _) => spans[i - 1].start,
+            (true, _, true) => spans[i - 1].end,
+            _ => p.saturating_add_signed(-shift_after),
+        }
+    };
+    let mut all: Vec<Span> = spans.to_vec();
+    for e in extra {
+        let mut new = Span {
+            start: map(e.start, false),
+            end: map(e.end, true),
+            kind: e.kind,
+        };
+        all.retain(|s| {
+            let overlap = s.start < new.end && new.start < s.end;
+            if overlap {
+                new.start = new.start.min(s.start);
+                new.end = new.end.max(s.end);
+            }
+            !overlap
+        });
+        all.push(new);
+    }
+    all.sort_unstable_by_key(|s| s.start);
+    all
+}
+#[cfg(test)]
+mod profile;

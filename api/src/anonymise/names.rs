@@ -1,0 +1,314 @@
+//! Case-insensitive, whole-word matching of operator names and sensitive terms.
+//!
+//! Names are compiled once into an Aho-Corasick automaton over *folded*
+//! patterns. At scrub time the text is folded the same way into a buffer of
+//! exactly the same byte length (see [`fold_into`]), so a match in the folded
+//! buffer is a match at the same byte offsets in the original text.
+
+use std::collections::BTreeSet;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// Names longer than this (in bytes, after normalisation) are ignored: they
+/// are not names but pasted text, and would only bloat the automaton.
+const MAX_NAME_LEN: usize = 200;
+
+/// Separators used to generate spelling variants of multi-word names
+/// (`Acme Mobile` -> `acme-mobile`, `acme_mobile`, `acme.mobile`, `acmemobile`).
+const JOINERS: [&str; 5] = [" ", "-", "_", ".", ""];
+
+/// A compiled set of names (operator names and aliases, or sensitive terms).
+#[derive(Debug, Clone)]
+pub(crate) struct NameMatcher {
+    engine: Engine,
+    patterns: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    Empty,
+    Automaton(AhoCorasick),
+    /// Only used if the automaton cannot be built (it cannot for names within
+    /// [`MAX_NAME_LEN`], but building must never panic).
+    Naive(Vec<String>),
+}
+
+impl NameMatcher {
+    pub(crate) fn new(names: &[String]) -> Self {
+        let mut set = BTreeSet::new();
+        for name in names {
+            add_variants(name, &mut set);
+        }
+        let patterns: Vec<String> = set.into_iter().collect();
+        let count = patterns.len();
+        let engine = if patterns.is_empty() {
+            Engine::Empty
+        } else {
+            match AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+            {
+                Ok(ac) => Engine::Automaton(ac),
+                Err(_) => Engine::Naive(patterns),
+            }
+        };
+        NameMatcher {
+            engine,
+            patterns: count,
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        NameMatcher {
+            engine: Engine::Empty,
+            patterns: 0,
+        }
+    }
+
+    /// Number of compiled spelling variants.
+    pub(crate) fn pattern_count(&self) -> usize {
+        self.patterns
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.patterns == 0
+    }
+
+    /// Calls `found(start, end)` for every whole-word occurrence (overlapping
+    /// occurrences included). `folded` must be the output of [`fold_into`]
+    /// for `text`.
+    pub(crate) fn find(&self, text: &str, folded: &str, mut found: impl FnMut(usize, usize)) {
+        match &self.engine {
+            Engine::Empty => {}
+            Engine::Automaton(ac) => {
+                for m in ac.find_overlapping_iter(folded) {
+                    if whole_word(text, m.start(), m.end()) {
+                        found(m.start(), m.end());
+                    }
+                }
+            }
+            Engine::Naive(patterns) => {
+                for pattern in patterns {
+                    for (start, _) in folded.match_indices(pattern.as_str()) {
+                        let end = start + pattern.len();
+                        if whole_word(text, start, end) {
+                            found(start, end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// True when `c` is a letter or a digit of the same category as `edge`, i.e.
+/// the match would cut a word (`orange|ry`) or a number (`O2|3`) in two.
+fn glued(adjacent: Option<char>, edge: Option<char>) -> bool {
+    match (adjacent, edge) {
+        (Some(a), Some(e)) => {
+            (a.is_alphabetic() && e.is_alphabetic()) || (a.is_numeric() && e.is_numeric())
+        }
+        _ => false,
+    }
+}
+
+/// Whole-word-ish test: the match must not continue a word of the same kind
+/// on either side. Letters next to digits are a boundary (`acme01` matches
+/// `acme`), so are punctuation, `_` and apostrophes (`Acme's`).
+pub(crate) fn whole_word(text: &str, start: usize, end: usize) -> bool {
+    let (Some(before), Some(inner), Some(after)) =
+        (text.get(..start), text.get(start..end), text.get(end..))
+    else {
+        return false;
+    };
+    !glued(before.chars().next_back(), inner.chars().next())
+        && !glued(after.chars().next(), inner.chars().next_back())
+}
+
+/// Folds one character for matching. The result always has the same UTF-8
+/// length as `c`, so folded text keeps the byte offsets of the original.
+/// ASCII letters are lower-cased and ASCII whitespace becomes a space; other
+/// characters are lower-cased when their lower case is a single character
+/// of the same length (true for nearly all letters), and kept otherwise.
+pub(crate) fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        if c.is_ascii_whitespace() {
+            ' '
+        } else {
+            c.to_ascii_lowercase()
+        }
+    } else {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => l,
+            _ => c,
+        }
+    }
+}
+
+/// Writes the folded form of `text` into `buf` (cleared first). The result has
+/// exactly `text.len()` bytes and the same character boundaries.
+pub(crate) fn fold_into(text: &str, buf: &mut String) {
+    buf.clear();
+    buf.reserve(text.len());
+    if text.is_ascii() {
+        buf.extend(text.bytes().map(|b| {
+            if b.is_ascii_whitespace() {
+                ' '
+            } else {
+                char::from(b.to_ascii_lowercase())
+            }
+        }));
+    } else {
+        buf.extend(text.chars().map(fold_char));
+    }
+    debug_assert_eq!(buf.len(), text.len());
+}
+
+fn fold_str(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
+/// A name is only matched when it has at least two letters or digits, and a
+/// purely numeric name needs at least four digits: `3` or `02` would
+/// otherwise erase counts, durations and emergency numbers.
+fn meaningful(variant: &str) -> bool {
+    let alnum = variant.chars().filter(|c| c.is_alphanumeric()).count();
+    let letters = variant.chars().filter(|c| c.is_alphabetic()).count();
+    alnum >= 2 && (letters > 0 || alnum >= 4)
+}
+
+fn insert(set: &mut BTreeSet<String>, variant: String) {
+    if meaningful(&variant) && variant.len() <= MAX_NAME_LEN {
+        set.insert(variant);
+    }
+}
+
+/// Adds the folded spelling variants of one name.
+fn add_variants(name: &str, set: &mut BTreeSet<String>) {
+    let normalised = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if normalised.is_empty() || normalised.len() > MAX_NAME_LEN {
+        return;
+    }
+    let folded = fold_str(&normalised);
+    let mut bases = vec![folded.clone()];
+    let plain = strip_diacritics(&folded);
+    if plain != folded {
+        bases.push(plain);
+    }
+    for base in bases {
+        if base.contains('\'') {
+            insert(set, base.replace('\'', "\u{2019}"));
+        }
+        if base.contains('\u{2019}') {
+            insert(set, base.replace('\u{2019}', "'"));
+        }
+        let words: Vec<&str> = base
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.len() > 1 {
+            for joiner in JOINERS {
+                insert(set, words.join(joiner));
+            }
+        }
+        insert(set, base);
+    }
+}
+
+/// Removes the common Latin diacritics so that `Télécom` also matches
+/// `Telecom` (the text is not stripped, only the patterns gain a variant).
+fn strip_diacritics(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let plain = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+            'æ' => "ae",
+            'ç' | 'ć' | 'č' | 'ĉ' | 'ċ' => "c",
+            'ď' | 'đ' => "d",
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+            'ğ' | 'ĝ' | 'ġ' | 'ģ' => "g",
+            'ì' | 'í' | 'î' | 'ï' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+            'ķ' => "k",
+            'ĺ' | 'ļ' | 'ľ' | 'ł' => "l",
+            'ñ' | 'ń' | 'ņ' | 'ň' => "n",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+            'œ' => "oe",
+            'ŕ' | 'ř' => "r",
+            'ś' | 'š' | 'ş' | 'ș' => "s",
+            'ß' => "ss",
+            'ť' | 'ţ' | 'ț' => "t",
+            'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+            'ý' | 'ÿ' => "y",
+            'ź' | 'ż' | 'ž' => "z",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        out.push_str(plain);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(names: &[&str], text: &str) -> Vec<String> {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let m = NameMatcher::new(&names);
+        let mut folded = String::new();
+        fold_into(text, &mut folded);
+        let mut out = Vec::new();
+        m.find(text, &folded, |s, e| out.push(text[s..e].to_string()));
+        out
+    }
+
+    #[test]
+    fn fold_keeps_byte_length() {
+        for text in ["ÉTAT İstanbul ẞtraße Ωmega", "a\tb\nc", "ǅ ǈ ﬃ K"] {
+            let mut buf = String::new();
+            fold_into(text, &mut buf);
+            assert_eq!(buf.len(), text.len(), "{text}");
+        }
+    }
+
+    #[test]
+    fn variants_cover_separators_and_diacritics() {
+        let found = matches(
+            &["Acme Mobile", "Télécom Sud"],
+            "ACME-MOBILE, acme_mobile, AcmeMobile, acme.mobile and Telecom Sud, TÉLÉCOM SUD",
+        );
+        assert_eq!(
+            found,
+            [
+                "ACME-MOBILE",
+                "acme_mobile",
+                "AcmeMobile",
+                "acme.mobile",
+                "Telecom Sud",
+                "TÉLÉCOM SUD"
+            ]
+        );
+    }
+
+    #[test]
+    fn whole_word_rules() {
+        assert!(matches(&["Orange"], "the orangery").is_empty());
+        assert_eq!(matches(&["Orange"], "Orange's core"), ["Orange"]);
+        assert_eq!(matches(&["Orange"], "orange01-sbc"), ["orange"]);
+        assert!(matches(&["O2"], "O23 is not it").is_empty());
+        assert_eq!(matches(&["O2"], "O2-UK"), ["O2"]);
+    }
+
+    #[test]
+    fn trivial_names_are_ignored() {
+        let names: Vec<String> = ["3", "", "  ", "02", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(NameMatcher::new(&names).is_empty());
+        assert_eq!(NameMatcher::new(&["5012".to_string()]).pattern_count(), 1);
+    }
+}

@@ -1,0 +1,599 @@
+//! Person names introduced by a title (`Dr.`, `Mr`, `Mme`) or a role
+//! (`CEO`, `engineer`, `contact`).
+//!
+//! Only the name is redacted; the title or role stays, because it is useful
+//! and not identifying ("our on-call engineer [PERSON] restarted the MME").
+//! Names are recognised by shape: capitalised words (`Smith`, `O'Neil`,
+//! `Jean-Luc`, `Łukasz`), initials (`J.`), upper-case surnames after a first
+//! name (`Jean DUPONT`) and lower-case particles between them (`van`, `de`).
+//! Names without a title or role cannot be told from other capitalised words
+//! and are not detected (see the module documentation).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Found, RedactionKind, Tier};
+
+/// Titles that introduce a name (case-sensitive, optional trailing `.`).
+const TITLES: &[&str] = &[
+    "Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Mme", "Mlle", "Herr", "Frau",
+    "Messrs",
+];
+
+/// Abbreviated titles that need their `.` (`M. Dupont`, `Ing. Rossi`).
+const DOTTED_TITLES: &[&str] = &["M", "Sr", "Sra", "Dott", "Ing", "Eng", "Dipl.-Ing"];
+
+/// Roles and functions that introduce a name (case-insensitive, plural too).
+const ROLES: &[&str] = &[
+    "ceo",
+    "cto",
+    "cio",
+    "cfo",
+    "coo",
+    "ciso",
+    "cso",
+    "vp",
+    "svp",
+    "evp",
+    "president",
+    "chairman",
+    "chairwoman",
+    "chairperson",
+    "founder",
+    "director",
+    "manager",
+    "engineer",
+    "technician",
+    "analyst",
+    "administrator",
+    "admin",
+    "sysadmin",
+    "supervisor",
+    "architect",
+    "consultant",
+    "specialist",
+    "officer",
+    "spokesperson",
+    "spokesman",
+    "spokeswoman",
+    "representative",
+    "coordinator",
+    "controller",
+    "contact",
+    "colleague",
+    "employee",
+    "agent",
+    "lead",
+    "leader",
+    "dispatcher",
+    "investigator",
+    "inspector",
+];
+
+static INTRO: LazyLock<Regex> = LazyLock::new(|| {
+    let titles = TITLES.join("|");
+    let dotted = DOTTED_TITLES.join("|").replace('.', r"\.");
+    let roles = ROLES.join("|");
+    Regex::new(&format!(
+        r"(?-u:\b)(?:{titles})(?-u:\b)\.?|(?-u:\b)(?:{dotted})\.|(?i:(?-u:\b)(?:{roles})s?(?-u:\b))"
+    ))
+    .expect("static regex INTRO is valid")
+});
+
+fn is_title(intro: &str) -> bool {
+    let bare = intro.strip_suffix('.').unwrap_or(intro);
+    TITLES.contains(&bare) || DOTTED_TITLES.contains(&bare)
+}
+
+fn is_role_word(word: &str) -> bool {
+    let singular = word.strip_suffix(['s', 'S']).unwrap_or(word);
+    ROLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(word) || r.eq_ignore_ascii_case(singular))
+}
+
+/// Capitalised words that follow roles but are not names.
+const STOP_WORDS: &[&str] = &[
+    "A",
+    "About",
+    "According",
+    "Access",
+    "After",
+    "All",
+    "Also",
+    "Ambulance",
+    "An",
+    "And",
+    "Any",
+    "Are",
+    "As",
+    "At",
+    "Authority",
+    "Before",
+    "Board",
+    "But",
+    "By",
+    "Care",
+    "Center",
+    "Central",
+    "Centre",
+    "Committee",
+    "Core",
+    "Council",
+    "Customer",
+    "Customers",
+    "Data",
+    "Day",
+    "Department",
+    "Dept",
+    "Desk",
+    "Did",
+    "Division",
+    "Does",
+    "During",
+    "East",
+    "Each",
+    "Emergency",
+    "Engineering",
+    "Europe",
+    "Every",
+    "Field",
+    "Finally",
+    "Fire",
+    "Fixed",
+    "For",
+    "Friday",
+    "From",
+    "Global",
+    "Government",
+    "Group",
+    "Had",
+    "Has",
+    "Have",
+    "He",
+    "Her",
+    "Here",
+    "His",
+    "However",
+    "I",
+    "If",
+    "In",
+    "Is",
+    "It",
+    "Its",
+    "January",
+    "July",
+    "Later",
+    "Level",
+    "Management",
+    "March",
+    "Meanwhile",
+    "Mobile",
+    "Monday",
+    "National",
+    "Network",
+    "Networks",
+    "Night",
+    "No",
+    "North",
+    "Not",
+    "November",
+    "October",
+    "Of",
+    "Office",
+    "On",
+    "Operations",
+    "Operator",
+    "Or",
+    "Our",
+    "Partner",
+    "Planning",
+    "Platform",
+    "Police",
+    "Radio",
+    "Region",
+    "Regional",
+    "Regulator",
+    "Saturday",
+    "Security",
+    "September",
+    "Service",
+    "Services",
+    "She",
+    "Shift",
+    "Since",
+    "Some",
+    "South",
+    "Sunday",
+    "Support",
+    "System",
+    "Systems",
+    "Team",
+    "Teams",
+    "Technical",
+    "That",
+    "The",
+    "Their",
+    "Then",
+    "There",
+    "These",
+    "They",
+    "This",
+    "Those",
+    "Thursday",
+    "Tier",
+    "To",
+    "Today",
+    "Tomorrow",
+    "Transmission",
+    "Transport",
+    "Tuesday",
+    "Unit",
+    "Until",
+    "Vendor",
+    "Voice",
+    "Was",
+    "We",
+    "Wednesday",
+    "Were",
+    "West",
+    "What",
+    "When",
+    "Which",
+    "While",
+    "Who",
+    "With",
+    "Yes",
+    "Yesterday",
+    "You",
+    "December",
+    "February",
+    "Senior",
+    "Junior",
+    "Chief",
+    "Principal",
+    "Head",
+    "Deputy",
+    "Assistant",
+    "Acting",
+    "Interim",
+    "General",
+    "Executive",
+    "Product",
+    "Project",
+    "Program",
+    "Programme",
+    "Account",
+    "Sales",
+    "Marketing",
+    "Legal",
+    "Human",
+    "Duty",
+    "On-call",
+    "Incident",
+    "Change",
+    "Problem",
+];
+
+/// Lower-case particles allowed between name words.
+const PARTICLES: &[&str] = &[
+    "van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "des", "le", "la", "bin",
+    "al", "el", "ten", "ter", "y", "dos", "das",
+];
+
+/// Words allowed between a name and a following role
+/// ("Jane Doe, our senior NOC engineer").
+const ROLE_MODIFIERS: &[&str] = &[
+    "our",
+    "the",
+    "a",
+    "an",
+    "their",
+    "its",
+    "senior",
+    "junior",
+    "lead",
+    "chief",
+    "principal",
+    "field",
+    "network",
+    "noc",
+    "soc",
+    "on-call",
+    "duty",
+    "core",
+    "radio",
+    "transmission",
+    "transport",
+    "ip",
+    "ims",
+    "support",
+    "site",
+    "night",
+    "shift",
+    "regional",
+    "technical",
+    "service",
+    "operations",
+    "maintenance",
+    "test",
+    "deputy",
+    "assistant",
+    "vendor",
+    "vendor's",
+    "security",
+    "project",
+    "programme",
+    "program",
+    "account",
+    "customer",
+];
+
+const MAX_NAME_WORDS: usize = 4;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Word {
+    /// `Smith`, `O'Neil`, `Jean-Luc`
+    Name,
+    /// `J.`
+    Initial,
+    /// `DUPONT` (only after a name word)
+    Caps,
+    /// `van`, `de`
+    Particle,
+}
+
+/// Classifies one space-delimited word; `word` excludes the trailing `.` of
+/// an initial, which the caller passes in `dotted`.
+fn classify(word: &str, dotted: bool) -> Option<Word> {
+    let mut chars = word.chars();
+    let first = chars.next()?;
+    if PARTICLES.contains(&word) {
+        return Some(Word::Particle);
+    }
+    if !first.is_uppercase() {
+        return None;
+    }
+    if word.chars().count() == 1 {
+        return dotted.then_some(Word::Initial);
+    }
+    if !word
+        .chars()
+        .all(|c| c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-'))
+    {
+        return None;
+    }
+    if word.ends_with(['-', '\'', '\u{2019}']) {
+        return None;
+    }
+    let base = strip_possessive(word);
+    if STOP_WORDS.contains(&base) || is_role_word(base) {
+        return None;
+    }
+    if base.chars().any(char::is_lowercase) {
+        Some(Word::Name)
+    } else if base.chars().count() >= 2 {
+        Some(Word::Caps)
+    } else {
+        None
+    }
+}
+
+fn strip_possessive(word: &str) -> &str {
+    word.strip_suffix("'s")
+        .or_else(|| word.strip_suffix("\u{2019}s"))
+        .unwrap_or(word)
+}
+
+/// One word of the text starting at `pos`: `(word, dotted, end)`.
+fn word_at(text: &str, pos: usize) -> Option<(&str, bool, usize)> {
+    let rest = text.get(pos..)?;
+    let len = rest
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-')))
+        .map_or(rest.len(), |(i, _)| i);
+    if len == 0 {
+        return None;
+    }
+    let word = &rest[..len];
+    let dotted = rest[len..].starts_with('.');
+    Some((
+        word,
+        dotted,
+        pos + len + usize::from(dotted && word.chars().count() == 1),
+    ))
+}
+
+/// Parses a name starting at `pos`; returns its span. The name must contain
+/// at least one [`Word::Name`], and at least `min_words` name-like words.
+fn parse_forward(text: &str, pos: usize, min_words: usize) -> Option<(usize, usize)> {
+    let mut cursor = pos;
+    let mut end = None;
+    let mut words = 0;
+    let mut has_name = false;
+    let mut particles = 0;
+    let mut last_was_name = false;
+    for _ in 0..MAX_NAME_WORDS + 2 {
+        let Some((word, dotted, word_end)) = word_at(text, cursor) else {
+            break;
+        };
+        match classify(word, dotted) {
+            Some(Word::Particle) if words > 0 && particles < 2 => particles += 1,
+            Some(Word::Name) => {
+                has_name = true;
+                last_was_name = true;
+                words += 1;
+                particles = 0;
+                end = Some(cursor + strip_possessive(word).len());
+            }
+            Some(Word::Initial) => {
+                words += 1;
+                last_was_name = false;
+                particles = 0;
+                end = Some(word_end);
+            }
+            Some(Word::Caps) if last_was_name || particles > 0 => {
+                words += 1;
+                particles = 0;
+                end = Some(cursor + strip_possessive(word).len());
+            }
+            _ => break,
+        }
+        if words >= MAX_NAME_WORDS || word != strip_possessive(word) {
+            break;
+        }
+        // Words must be separated by exactly one space (or the `.` of an
+        // initial followed by a space).
+        match text.get(word_end..).and_then(|r| r.chars().next()) {
+            Some(' ') => cursor = word_end + 1,
+            _ => break,
+        }
+    }
+    match end {
+        Some(end) if has_name && words >= min_words => Some((pos, end)),
+        _ => None,
+    }
+}
+
+/// Parses a name that ends just before `pos` (going backwards): used for
+/// "Jane Doe, our NOC engineer" and "Jane Doe (engineer)". Needs at least
+/// two name words.
+fn parse_backward(text: &str, pos: usize) -> Option<(usize, usize)> {
+    let before = text.get(..pos)?;
+    let end = before.trim_end_matches(' ').len();
+    let words: Vec<(usize, &str)> = before[..end]
+        .rsplitn(MAX_NAME_WORDS, ' ')
+        .scan(end, |cursor, w| {
+            *cursor -= w.len();
+            let start = *cursor;
+            *cursor = cursor.saturating_sub(1);
+            Some((start, w))
+        })
+        .collect();
+    let mut start = None;
+    let mut count = 0;
+    let mut has_name = false;
+    for (i, (word_start, word)) in words.iter().enumerate() {
+        if i == MAX_NAME_WORDS - 1 && words.len() == MAX_NAME_WORDS {
+            // rsplitn's last piece is the rest of the text.
+            break;
+        }
+        let (bare, dotted) = match word.strip_suffix('.') {
+            Some(b) => (b, true),
+            None => (*word, false),
+        };
+        match classify(bare, dotted) {
+            Some(Word::Name) => has_name = true,
+            Some(Word::Caps | Word::Initial) => {}
+            _ => break,
+        }
+        if bare
+            .chars()
+            .any(|c| !(c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-')))
+        {
+            break;
+        }
+        count += 1;
+        start = Some(*word_start);
+    }
+    match start {
+        Some(start) if has_name && count >= 2 => Some((start, end)),
+        _ => None,
+    }
+}
+
+/// Finds names introduced by titles and roles.
+pub(crate) fn persons(text: &str, found: &mut Found) {
+    for m in INTRO.find_iter(text) {
+        let intro = m.as_str();
+        let titled = is_title(intro);
+        // Forward: "Dr. Jane Smith", "engineer John Doe", "contact: Jane Doe".
+        let rest = text.get(m.end()..).unwrap_or("");
+        let gap = rest
+            .char_indices()
+            .take(4)
+            .find(|&(_, c)| !(c == ' ' || c == ':' || c == ',' || c == '\t'))
+            .map(|(i, _)| i);
+        if let Some(gap) = gap {
+            let between = &rest[..gap];
+            let ok_gap = if titled {
+                gap <= 1 && !between.contains([':', ','])
+            } else {
+                gap >= 1 && between.matches([':', ',']).count() <= 1
+            };
+            if ok_gap {
+                if let Some((s, e)) = parse_forward(text, m.end() + gap, 1) {
+                    found.redact(s, e, RedactionKind::Person, Tier::Weak);
+                }
+            }
+        }
+        if titled {
+            continue;
+        }
+        // Backward: "Jane Doe, our NOC engineer", "Jane Doe (engineer)".
+        let mut pos = m.start();
+        for _ in 0..3 {
+            let before = text.get(..pos).unwrap_or("").trim_end_matches(' ');
+            let Some(word_start) = before.rfind(' ').map(|i| i + 1) else {
+                break;
+            };
+            let word = &before[word_start..];
+            let (paren, word) = match word.strip_prefix('(') {
+                Some(w) => (true, w),
+                None => (false, word),
+            };
+            if !is_role_modifier(word) {
+                break;
+            }
+            // Keep an opening parenthesis for the check below.
+            pos = word_start + usize::from(paren);
+            if paren {
+                break;
+            }
+        }
+        let before = text.get(..pos).unwrap_or("").trim_end_matches(' ');
+        if let Some(stem) = before
+            .strip_suffix(',')
+            .or_else(|| before.strip_suffix('('))
+            .or_else(|| before.strip_suffix(" -"))
+        {
+            if let Some((s, e)) = parse_backward(text, stem.len()) {
+                found.redact(s, e, RedactionKind::Person, Tier::Weak);
+            }
+        }
+    }
+}
+
+fn is_role_modifier(word: &str) -> bool {
+    ROLE_MODIFIERS.iter().any(|m| m.eq_ignore_ascii_case(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        let mut found = Found::default();
+        persons(text, &mut found);
+        found.redact.iter().map(|c| &text[c.start..c.end]).collect()
+    }
+
+    #[test]
+    fn titles_and_roles() {
+        assert_eq!(names("Dr. Jane Smith called"), ["Jane Smith"]);
+        assert_eq!(names("Mr O'Neil's team"), ["O'Neil"]);
+        assert_eq!(names("Mme Marie-Claire DUPONT a"), ["Marie-Claire DUPONT"]);
+        assert_eq!(names("Prof. J. van der Berg"), ["J. van der Berg"]);
+        assert_eq!(names("Lead Architect John Smith"), ["John Smith"]);
+        assert_eq!(names("Prof. J. van Berg said"), ["J. van Berg"]);
+        assert_eq!(names("our CEO Łukasz Nowak said"), ["Łukasz Nowak"]);
+        assert_eq!(names("contact: Ahmed Benali"), ["Ahmed Benali"]);
+        assert_eq!(names("the engineer restarted it"), Vec::<&str>::new());
+        assert_eq!(names("the engineer The"), Vec::<&str>::new());
+        assert_eq!(names("engineer NOC"), Vec::<&str>::new());
+        assert_eq!(names("Jane Doe, our NOC engineer, said"), ["Jane Doe"]);
+        assert_eq!(names("Paul Martin (engineer) said"), ["Paul Martin"]);
+        assert_eq!(names("In Paris, the engineer"), Vec::<&str>::new());
+    }
+}
