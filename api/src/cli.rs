@@ -37,6 +37,30 @@ pub enum Command {
     Openapi,
     /// Manage member operators, API clients and web users.
     Admin(AdminArgs),
+    /// File reports in bulk from a JSON Lines file, as one operator.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// JSON Lines file: one report body (or telecom corpus record) per line.
+    pub file: PathBuf,
+    /// The filing operator (name or id).
+    #[arg(long)]
+    pub operator: String,
+    /// Publish each report after filing it.
+    #[arg(long)]
+    pub publish: bool,
+    #[arg(long, value_enum, default_value_t = crate::import::InputFormat::Auto)]
+    pub format: crate::import::InputFormat,
+    /// What to do with a bad line.
+    #[arg(long, value_enum, default_value_t = crate::import::OnError::Stop)]
+    pub on_error: crate::import::OnError,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +205,34 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             telemetry::init(LogFormat::Text, "warn");
             crate::admin_cli::run(&settings, args.json, args.command)?;
             Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            let summary = crate::import::run(
+                settings,
+                &args.file,
+                &args.operator,
+                args.publish,
+                args.format,
+                args.on_error,
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "filed {}, already filed {}, published {}, failed {}",
+                    summary.filed,
+                    summary.already_filed,
+                    summary.published,
+                    summary.failed.len()
+                );
+            }
+            Ok(if summary.failed.is_empty() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            })
         }
         Command::Openapi => {
             let spec = app::openapi()

@@ -369,3 +369,214 @@ fn openapi_subcommand_prints_the_committed_document() {
         "openapi/openapi.json is stale: run `incidex openapi > openapi/openapi.json`"
     );
 }
+
+fn with_storage<'a>(cmd: &'a mut Command, data: &Path, db: &TestDatabase) -> &'a mut Command {
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["--database-url", &db.url_string()])
+}
+
+#[test]
+fn admin_commands_create_members_clients_and_users() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDatabase::create(backend) else {
+            continue;
+        };
+        let data = tempfile::tempdir().expect("tempdir");
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-operator",
+                "--name",
+                "Acme Mobile",
+                "--alias",
+                "Acme",
+                "--alias",
+                "AcmeNet",
+                "--country",
+                "fr",
+                "--json",
+            ]),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let op: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert!(op["id"].is_string());
+        assert_eq!(op["aliases"], serde_json::json!(["Acme", "AcmeNet"]));
+        assert_eq!(op["country"], "FR");
+
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-client",
+                "--operator",
+                "Acme Mobile",
+                "--role",
+                "reporter",
+                "--json",
+            ]),
+        );
+        let client: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert!(client["client_id"].as_str().expect("id").starts_with("ic_"));
+        assert!(client["client_secret"].as_str().expect("secret").len() >= 40);
+        assert_eq!(client["operator_id"], op["id"]);
+
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-client",
+                "--role",
+                "analyst",
+                "--json",
+            ]),
+        );
+        let analyst: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert!(
+            analyst["operator_id"].is_null(),
+            "analyst clients belong to the registry"
+        );
+
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-client",
+                "--role",
+                "reporter",
+            ]),
+        );
+        let line = one_line_error(&out);
+        assert!(line.contains("operator"), "{line}");
+
+        let mut child = with_storage(incidex().arg("admin"), data.path(), &db)
+            .args([
+                "create-user",
+                "--username",
+                "analyst",
+                "--role",
+                "analyst",
+                "--password-stdin",
+                "--json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"correct horse battery staple\n")
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success());
+        let user: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(user["username"], "analyst");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("correct horse"));
+
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "revoke-client",
+                client["client_id"].as_str().expect("id"),
+                "--json",
+            ]),
+        );
+        assert!(out.status.success());
+        let out =
+            run(with_storage(incidex().arg("admin"), data.path(), &db)
+                .args(["list-clients", "--json"]));
+        let clients: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let revoked = clients
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["client_id"] == client["client_id"])
+            .expect("listed");
+        assert_eq!(revoked["revoked"], true);
+    }
+}
+
+#[test]
+fn import_files_the_corpus_once_and_reports_bad_lines() {
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/data/telecom/incidents.jsonl");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDatabase::create(backend) else {
+            continue;
+        };
+        let data = tempfile::tempdir().expect("tempdir");
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-operator",
+                "--name",
+                "Demo Mobile",
+            ]),
+        );
+        assert!(out.status.success());
+        let import = |extra: &[&str], file: &Path| {
+            let mut cmd = incidex();
+            cmd.arg("import")
+                .arg(file)
+                .args(["--operator", "Demo Mobile", "--json"])
+                .args(extra);
+            run(with_storage(&mut cmd, data.path(), &db))
+        };
+        let out = import(&["--publish"], &corpus);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            (summary["filed"].as_u64(), summary["published"].as_u64()),
+            (Some(32), Some(32))
+        );
+        let again: serde_json::Value =
+            serde_json::from_slice(&import(&["--publish"], &corpus).stdout).expect("json");
+        assert_eq!(
+            (again["filed"].as_u64(), again["already_filed"].as_u64()),
+            (Some(0), Some(32))
+        );
+
+        let lines: Vec<&str> = include_str!("../../schema/data/telecom/incidents.jsonl")
+            .lines()
+            .collect();
+        let mixed = data.path().join("mixed.jsonl");
+        let bad = r#"{"title": "x", "summary": "y", "context": {"started_on": "not a date"}}"#;
+        std::fs::write(&mixed, [lines[0], bad, lines[1]].join("\n")).expect("write");
+        let stop = import(&[], &mixed);
+        assert_eq!(stop.status.code(), Some(1));
+        let summary: serde_json::Value = serde_json::from_slice(&stop.stdout).expect("json");
+        assert_eq!(
+            summary["failed"][0][0], 2,
+            "the bad line is named by number"
+        );
+        assert!(String::from_utf8_lossy(&stop.stderr).contains("line 2:"));
+        assert!(
+            summary["failed"][0][1]
+                .as_str()
+                .expect("reason")
+                .contains("context.started_on")
+        );
+        let fresh = data.path().join("fresh.jsonl");
+        // Records not filed before (new ids) around the same bad line.
+        let renamed = |l: &str| l.replacen("\"id\": \"tel-", "\"id\": \"new-", 1);
+        std::fs::write(
+            &fresh,
+            [renamed(lines[0]).as_str(), bad, renamed(lines[1]).as_str()].join("\n"),
+        )
+        .expect("write");
+        let stop: serde_json::Value =
+            serde_json::from_slice(&import(&[], &fresh).stdout).expect("json");
+        assert_eq!(
+            stop["filed"], 1,
+            "stops at the bad line, keeping what came before"
+        );
+        let skip: serde_json::Value =
+            serde_json::from_slice(&import(&["--on-error", "skip"], &fresh).stdout).expect("json");
+        assert_eq!(
+            (skip["filed"].as_u64(), skip["already_filed"].as_u64()),
+            (Some(1), Some(1)),
+            "skip goes on after the bad line"
+        );
+    }
+}

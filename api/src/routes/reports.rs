@@ -98,10 +98,10 @@ where
 }
 
 fn owner_key(state: &AppState, operator_id: &str) -> String {
-    state.keys.opaque_key("owner", operator_id)
+    crate::filing::owner_key(&state.keys, operator_id)
 }
 
-fn redactions_json(redactions: &[StoredRedaction]) -> String {
+pub(crate) fn redactions_json(redactions: &[StoredRedaction]) -> String {
     serde_json::to_string(redactions).unwrap_or_else(|_| "[]".into())
 }
 
@@ -172,25 +172,14 @@ pub async fn create(
     let st = state.clone();
     let recorded = db(&state, move |conn| {
         idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
-            let anonymised = anonymise_report(&st.members, conn, &reporter.operator_id, content)?;
-            let at = now();
-            let row = ReportRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                owner_key: owner,
-                status: ReportStatus::Draft.as_str().to_owned(),
-                tlp: anonymised.content.tlp().as_str().to_owned(),
-                revision: 1,
-                content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
-                created_at: at,
-                updated_at: at,
-                published_at: None,
-            };
-            reports::create_with_revision(conn, &row, &redactions_json(&anonymised.redactions))?;
-            let body = OwnedReport {
-                report: OwnerReport::from_row(&row)?,
-                redactions: anonymised.redactions,
-            };
-            Ok((201, to_json(&body)?))
+            let filed = crate::filing::file_report(
+                &st.members,
+                conn,
+                &reporter.operator_id,
+                &owner,
+                content,
+            )?;
+            Ok((201, to_json(&filed)?))
         })
     })
     .await?;
@@ -495,38 +484,9 @@ pub async fn publish(
     let recorded = db(&state, move |conn| {
         idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
             let row = owned(conn, &id, &owner)?;
-            if row.status != ReportStatus::Draft.as_str() {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    format!("the report is {}, not a draft", row.status),
-                ));
-            }
-            let at = now();
-            let published = ReportRow {
-                status: ReportStatus::Published.as_str().to_owned(),
-                published_at: Some(at),
-                updated_at: at,
-                ..row
-            };
-            reports::save_change(conn, &published, ChangeKind::Published, None)?
-                .ok_or_else(ApiError::not_found)?;
-            let receipt = receipts::issue(
-                &st.keys,
-                ReceiptClaims {
-                    report_id: published.id.clone(),
-                    revision: published.revision,
-                    content_sha256: receipts::content_hash(&published.content),
-                    published_at: at.and_utc(),
-                    issuer: st.settings.token_issuer.clone(),
-                },
-            );
-            Ok((
-                200,
-                to_json(&Published {
-                    report: OwnerReport::from_row(&published)?,
-                    receipt,
-                })?,
-            ))
+            let (report, receipt) =
+                crate::filing::publish_report(&st.keys, &st.settings.token_issuer, conn, row)?;
+            Ok((200, to_json(&Published { report, receipt })?))
         })
     })
     .await?;

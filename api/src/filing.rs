@@ -1,0 +1,84 @@
+//! Filing and publishing, shared by the HTTP API and `incidex import`, so
+//! every path stores reports the same way (anonymised, with a revision and
+//! a change-log entry in one transaction).
+
+use incidex_schema::db::DbConnection;
+use incidex_schema::db::changes::ChangeKind;
+use incidex_schema::db::reports::{self, ReportRow, now};
+use incidex_schema::report::{ReportContent, ReportStatus};
+
+use crate::auth::RegistryKeys;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::intake::{AnonymiserCache, anonymise_report};
+use crate::receipts::{self, Receipt, ReceiptClaims};
+use crate::routes::reports::{OwnedReport, redactions_json};
+use crate::views::OwnerReport;
+
+/// The stored owner of an operator's reports: a keyed hash, so the
+/// database alone does not say who filed what.
+pub fn owner_key(keys: &RegistryKeys, operator_id: &str) -> String {
+    keys.opaque_key("owner", operator_id)
+}
+
+/// Anonymises and stores a new draft.
+pub fn file_report(
+    members: &AnonymiserCache,
+    conn: &mut DbConnection,
+    operator_id: &str,
+    owner_key: &str,
+    content: ReportContent,
+) -> ApiResult<OwnedReport> {
+    let anonymised = anonymise_report(members, conn, operator_id, content)?;
+    let at = now();
+    let row = ReportRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        owner_key: owner_key.to_owned(),
+        status: ReportStatus::Draft.as_str().to_owned(),
+        tlp: anonymised.content.tlp().as_str().to_owned(),
+        revision: 1,
+        content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
+        created_at: at,
+        updated_at: at,
+        published_at: None,
+    };
+    reports::create_with_revision(conn, &row, &redactions_json(&anonymised.redactions))?;
+    Ok(OwnedReport {
+        report: OwnerReport::from_row(&row)?,
+        redactions: anonymised.redactions,
+    })
+}
+
+/// Publishes a draft and signs a receipt for it.
+pub fn publish_report(
+    keys: &RegistryKeys,
+    issuer: &str,
+    conn: &mut DbConnection,
+    row: ReportRow,
+) -> ApiResult<(OwnerReport, Receipt)> {
+    if row.status != ReportStatus::Draft.as_str() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("the report is {}, not a draft", row.status),
+        ));
+    }
+    let at = now();
+    let published = ReportRow {
+        status: ReportStatus::Published.as_str().to_owned(),
+        published_at: Some(at),
+        updated_at: at,
+        ..row
+    };
+    reports::save_change(conn, &published, ChangeKind::Published, None)?
+        .ok_or_else(ApiError::not_found)?;
+    let receipt = receipts::issue(
+        keys,
+        ReceiptClaims {
+            report_id: published.id.clone(),
+            revision: published.revision,
+            content_sha256: receipts::content_hash(&published.content),
+            published_at: at.and_utc(),
+            issuer: issuer.to_owned(),
+        },
+    );
+    Ok((OwnerReport::from_row(&published)?, receipt))
+}
