@@ -1,1 +1,31 @@
-pub fn placeholder() {}
+//! incidex's full-text index: mapping and analysers, the change-log writer,
+//! search, similar incidents, clustering and their evaluation.
+//!
+//! Policy: no HTTP and no database access. The index is derived data: the
+//! API feeds it [`IndexDoc`]s (the published, anonymised view of a report,
+//! with no filer identity) from the database change log, commits batches with
+//! the last sequence applied, and rebuilds it aside with [`IndexHandle`].
+//! Every read (search, facets, similar, clusters) takes the TLP levels the
+//! reader may see and never returns or counts anything outside them.
+
+pub mod analysis;
+pub mod cluster;
+pub mod corpus;
+pub mod doc;
+pub mod error;
+pub mod eval;
+pub mod index;
+pub mod mapping;
+pub mod search;
+pub mod similar;
+
+pub use cluster::{
+    Assignment, Centroid, Cluster, ClusterInput, ClusterParams, ClusterView, Clustering, DocFreqs,
+    TermStats, assign, cluster_all, describe, vectorize,
+};
+pub use doc::{IndexDoc, Tlp};
+pub use error::{IndexError, Result};
+pub use index::{IncidentIndex, IncidentWriter, IndexHandle, Rebuild, WriterOptions};
+pub use mapping::{FlagField, KeywordField};
+pub use search::{FacetCounts, Filters, Hit, SearchRequest, SearchResults, SortOrder};
+pub use similar::{FieldWeights, SimilarHit, SimilarQuery, SimilarityParams};

@@ -1,0 +1,522 @@
+//! Opening the index, the single writer, the durable sequence marker and the
+//! build-aside-then-swap layout.
+//!
+//! Policy:
+//! - One [`IncidentWriter`] per index (tantivy holds a lock file); it is meant
+//!   to be owned by one task that follows the database change log.
+//! - [`IncidentWriter::upsert`] deletes by id before adding, so replaying
+//!   operations is idempotent. Nothing is visible or durable until
+//!   [`IncidentWriter::commit`], which stores the last change-log sequence it
+//!   covers in the commit's payload, atomically with the documents. After a
+//!   crash the follower reads [`IncidentIndex::last_committed_seq`] and
+//!   replays from the next sequence; an uncommitted batch is simply redone.
+//! - Under a data directory ([`IndexHandle`]) each full build lives in its
+//!   own `gen-<n>/` folder and a small `CURRENT` file (written to a temporary
+//!   file, synced, then renamed) names the live one. `reindex` builds the next
+//!   generation aside while searches go on against the current one, then
+//!   swaps readers over atomically.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::TokenizerManager;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+
+use crate::doc::{IndexDoc, Tlp};
+use crate::error::{IndexError, Result};
+use crate::mapping::{Fields, KeywordField, query_tokenizers, register_analyzers};
+
+/// Options for the index writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Indexing threads (the service machine has two cores, shared).
+    pub threads: usize,
+    /// Total memory budget of the writer in bytes (tantivy needs at least
+    /// 15 MB per thread).
+    pub heap_bytes: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            threads: 1,
+            heap_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the commit payload holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitMarker {
+    last_seq: i64,
+}
+
+/// An incident index: the tantivy index, a reader and the schema handles.
+pub struct IncidentIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    query_tokenizers: TokenizerManager,
+    dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for IncidentIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncidentIndex")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IncidentIndex {
+    /// Opens the index in `dir`, creating the directory and an empty index
+    /// when needed.
+    pub fn open_or_create(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+        let mmap = MmapDirectory::open(dir).map_err(|e| IndexError::Layout {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let index = Index::open_or_create(mmap, Fields::build_schema())?;
+        Self::from_index(index, Some(dir.to_path_buf()))
+    }
+
+    /// An index held in memory only (tests, evaluation).
+    pub fn create_in_ram() -> Result<Self> {
+        Self::from_index(Index::create_in_ram(Fields::build_schema()), None)
+    }
+
+    fn from_index(index: Index, dir: Option<PathBuf>) -> Result<Self> {
+        register_analyzers(&index);
+        let fields = Fields::from_schema(index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(IncidentIndex {
+            index,
+            reader,
+            fields,
+            query_tokenizers: query_tokenizers(),
+            dir,
+        })
+    }
+
+    /// The directory holding the index (`None` when in memory).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Opens the writer with default options.
+    pub fn writer(&self) -> Result<IncidentWriter> {
+        self.writer_with(WriterOptions::default())
+    }
+
+    /// Opens the writer. Fails while another writer on this index is alive.
+    pub fn writer_with(&self, opts: WriterOptions) -> Result<IncidentWriter> {
+        let writer = self
+            .index
+            .writer_with_num_threads(opts.threads.max(1), opts.heap_bytes)?;
+        Ok(IncidentWriter {
+            writer,
+            fields: self.fields.clone(),
+            reader: self.reader.clone(),
+            last_seq: self.last_committed_seq()?,
+            pending: 0,
+        })
+    }
+
+    /// The change-log sequence recorded by the last commit, read from the
+    /// index's metadata on disk; `None` for an index never committed with a
+    /// sequence.
+    pub fn last_committed_seq(&self) -> Result<Option<i64>> {
+        let metas = self.index.load_metas()?;
+        match metas.payload {
+            None => Ok(None),
+            Some(p) => serde_json::from_str::<CommitMarker>(&p)
+                .map(|m| Some(m.last_seq))
+                .map_err(|e| IndexError::Payload(format!("{e}: {p}"))),
+        }
+    }
+
+    /// Number of documents visible to searches (all TLP levels).
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Makes the latest commit visible to searches. Commits through this
+    /// crate's writer reload by themselves.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// The stored document with this id, if the reader may see it.
+    pub fn get(&self, id: &str, visibility: &[Tlp]) -> Result<Option<IndexDoc>> {
+        let searcher = self.searcher();
+        Ok(self.find(&searcher, id, visibility)?.map(|(_, d)| d))
+    }
+
+    pub(crate) fn find(
+        &self,
+        searcher: &Searcher,
+        id: &str,
+        visibility: &[Tlp],
+    ) -> Result<Option<(tantivy::DocAddress, IndexDoc)>> {
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    self.fields.id_term(id),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            ),
+            (Occur::Must, self.visibility_query(visibility)),
+        ]);
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        match top.first() {
+            None => Ok(None),
+            Some((_, addr)) => {
+                let d: TantivyDocument = searcher.doc(*addr)?;
+                Ok(Some((*addr, self.fields.from_document(&d))))
+            }
+        }
+    }
+
+    /// Every visible document, in index order (for re-clustering from the
+    /// index). Loads all stored documents: meant for batch jobs.
+    pub fn all_docs(&self, visibility: &[Tlp]) -> Result<Vec<IndexDoc>> {
+        let searcher = self.searcher();
+        let q = self.visibility_query(visibility);
+        let addrs = searcher.search(&q, &tantivy::collector::DocSetCollector)?;
+        let mut addrs: Vec<_> = addrs.into_iter().collect();
+        addrs.sort();
+        addrs
+            .into_iter()
+            .map(|a| {
+                Ok(self
+                    .fields
+                    .from_document(&searcher.doc::<TantivyDocument>(a)?))
+            })
+            .collect()
+    }
+
+    /// A query matching exactly the documents at the given TLP levels (none
+    /// when `visibility` is empty).
+    pub(crate) fn visibility_query(&self, visibility: &[Tlp]) -> Box<dyn Query> {
+        Box::new(TermSetQuery::new(
+            visibility.iter().map(|t| self.fields.tlp_term(*t)),
+        ))
+    }
+
+    pub(crate) fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    pub(crate) fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    pub(crate) fn tantivy_index(&self) -> &Index {
+        &self.index
+    }
+
+    pub(crate) fn query_tokenizers(&self) -> &TokenizerManager {
+        &self.query_tokenizers
+    }
+
+    pub(crate) fn keyword_field(&self, k: KeywordField) -> tantivy::schema::Field {
+        self.fields.keyword(k)
+    }
+}
+
+/// The index writer: applies upserts and deletes, commits batches with the
+/// change-log sequence they cover.
+pub struct IncidentWriter {
+    writer: IndexWriter,
+    fields: Fields,
+    reader: IndexReader,
+    last_seq: Option<i64>,
+    pending: usize,
+}
+
+impl std::fmt::Debug for IncidentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncidentWriter")
+            .field("last_seq", &self.last_seq)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IncidentWriter {
+    /// Adds or replaces the document with `doc.id`.
+    pub fn upsert(&mut self, doc: &IndexDoc) -> Result<()> {
+        let d = self.fields.to_document(doc)?;
+        self.writer.delete_term(self.fields.id_term(&doc.id));
+        self.writer.add_document(d)?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Removes the document with this id (no-op when absent).
+    pub fn delete(&mut self, id: &str) {
+        self.writer.delete_term(self.fields.id_term(id));
+        self.pending += 1;
+    }
+
+    /// Operations since the last commit or rollback.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// The sequence of the last commit made or found on open.
+    pub fn last_seq(&self) -> Option<i64> {
+        self.last_seq
+    }
+
+    /// Makes every pending operation durable and visible, recording
+    /// `last_seq` (the highest change-log sequence applied) in the same
+    /// commit. A sequence lower than the previous commit's is refused: it
+    /// would make the follower replay already-applied changes forever.
+    pub fn commit(&mut self, last_seq: i64) -> Result<()> {
+        if let Some(prev) = self.last_seq
+            && last_seq < prev
+        {
+            return Err(IndexError::InvalidRequest(format!(
+                "commit sequence {last_seq} is lower than the last committed {prev}"
+            )));
+        }
+        let payload = serde_json::to_string(&CommitMarker { last_seq })
+            .map_err(|e| IndexError::Payload(e.to_string()))?;
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.last_seq = Some(last_seq);
+        tracing::debug!(last_seq, ops = self.pending, "index commit");
+        self.pending = 0;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Drops every pending operation.
+    pub fn rollback(&mut self) -> Result<()> {
+        self.writer.rollback()?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Waits for background merges to finish and releases the writer lock.
+    pub fn finish(self) -> Result<()> {
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+const CURRENT_FILE: &str = "CURRENT";
+const GEN_PREFIX: &str = "gen-";
+
+#[derive(Debug)]
+struct Live {
+    generation: u64,
+    index: Arc<IncidentIndex>,
+}
+
+/// The data directory's index: the live generation behind an atomic pointer,
+/// and the build-aside-then-swap machinery of `reindex`.
+#[derive(Debug)]
+pub struct IndexHandle {
+    root: PathBuf,
+    live: ArcSwap<Live>,
+}
+
+/// A generation being built aside; becomes live with [`IndexHandle::swap_to`].
+#[derive(Debug)]
+pub struct Rebuild {
+    generation: u64,
+    index: IncidentIndex,
+}
+
+impl Rebuild {
+    /// The new, empty index to fill (take its writer, upsert everything,
+    /// commit with the sequence the snapshot covers).
+    pub fn index(&self) -> &IncidentIndex {
+        &self.index
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl IndexHandle {
+    /// Opens the live generation under `root` (creating `gen-1` on a fresh
+    /// directory) and removes generations left over from an interrupted
+    /// rebuild.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        fs::create_dir_all(&root).map_err(|e| IndexError::io(&root, e))?;
+        let generation = match read_current(&root)? {
+            Some(g) => g,
+            None => {
+                // The folder exists before the pointer names it.
+                let dir = gen_dir(&root, 1);
+                fs::create_dir_all(&dir).map_err(|e| IndexError::io(&dir, e))?;
+                write_current(&root, 1)?;
+                1
+            }
+        };
+        let index = IncidentIndex::open_or_create(gen_dir(&root, generation))?;
+        let handle = IndexHandle {
+            root,
+            live: ArcSwap::from_pointee(Live {
+                generation,
+                index: Arc::new(index),
+            }),
+        };
+        handle.remove_stale_generations()?;
+        Ok(handle)
+    }
+
+    /// The live index. Searches hold the returned `Arc` for their duration,
+    /// so a swap never pulls an index out from under a running search.
+    pub fn current(&self) -> Arc<IncidentIndex> {
+        self.live.load().index.clone()
+    }
+
+    /// Number of the live generation (changes on every swap).
+    pub fn generation(&self) -> u64 {
+        self.live.load().generation
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates an empty next generation beside the live one.
+    pub fn prepare_rebuild(&self) -> Result<Rebuild> {
+        let next = self.max_generation_on_disk()?.max(self.generation()) + 1;
+        let dir = gen_dir(&self.root, next);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| IndexError::io(&dir, e))?;
+        }
+        Ok(Rebuild {
+            generation: next,
+            index: IncidentIndex::open_or_create(&dir)?,
+        })
+    }
+
+    /// Makes a rebuilt generation live: `CURRENT` is replaced atomically,
+    /// then readers switch. The old generation stays on disk until
+    /// [`IndexHandle::remove_stale_generations`] (call it once the old
+    /// writer is dropped).
+    pub fn swap_to(&self, rebuild: Rebuild) -> Result<()> {
+        if rebuild.generation <= self.generation() {
+            return Err(IndexError::InvalidRequest(format!(
+                "generation {} is not newer than the live {}",
+                rebuild.generation,
+                self.generation()
+            )));
+        }
+        rebuild.index.reload()?;
+        write_current(&self.root, rebuild.generation)?;
+        self.live.store(Arc::new(Live {
+            generation: rebuild.generation,
+            index: Arc::new(rebuild.index),
+        }));
+        tracing::info!(generation = rebuild.generation, "index generation swapped");
+        Ok(())
+    }
+
+    /// Deletes every `gen-<n>` folder but the live one; returns how many.
+    pub fn remove_stale_generations(&self) -> Result<usize> {
+        let live = self.generation();
+        let mut removed = 0;
+        for (g, path) in list_generations(&self.root)? {
+            if g != live {
+                fs::remove_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn max_generation_on_disk(&self) -> Result<u64> {
+        Ok(list_generations(&self.root)?
+            .into_iter()
+            .map(|(g, _)| g)
+            .max()
+            .unwrap_or(0))
+    }
+}
+
+fn gen_dir(root: &Path, generation: u64) -> PathBuf {
+    root.join(format!("{GEN_PREFIX}{generation}"))
+}
+
+fn list_generations(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(root).map_err(|e| IndexError::io(root, e))? {
+        let entry = entry.map_err(|e| IndexError::io(root, e))?;
+        let name = entry.file_name();
+        if let Some(g) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(GEN_PREFIX))
+            .and_then(|n| n.parse().ok())
+            && entry.path().is_dir()
+        {
+            out.push((g, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+fn read_current(root: &Path) -> Result<Option<u64>> {
+    let path = root.join(CURRENT_FILE);
+    match fs::read_to_string(&path) {
+        Ok(s) => {
+            let g = s
+                .trim()
+                .strip_prefix(GEN_PREFIX)
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| IndexError::Layout {
+                    path: path.clone(),
+                    reason: format!("unexpected content {s:?}"),
+                })?;
+            if !gen_dir(root, g).is_dir() {
+                return Err(IndexError::Layout {
+                    path,
+                    reason: format!("names {GEN_PREFIX}{g}, which does not exist"),
+                });
+            }
+            Ok(Some(g))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IndexError::io(path, e)),
+    }
+}
+
+/// Replaces `CURRENT` atomically: temporary file, fsync, rename, fsync of the
+/// directory, so a crash leaves either the old or the new pointer.
+fn write_current(root: &Path, generation: u64) -> Result<()> {
+    let tmp = root.join(format!("{CURRENT_FILE}.tmp"));
+    let path = root.join(CURRENT_FILE);
+    {
+        let mut f = fs::File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        writeln!(f, "{GEN_PREFIX}{generation}").map_err(|e| IndexError::io(&tmp, e))?;
+        f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
+    }
+    fs::rename(&tmp, &path).map_err(|e| IndexError::io(&path, e))?;
+    fs::File::open(root)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IndexError::io(root, e))?;
+    Ok(())
+}

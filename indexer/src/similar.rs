@@ -1,0 +1,558 @@
+//! Similar incidents: for a stored report, or for free text plus structured
+//! fields that are not stored ("we see these symptoms: has anyone had
+//! this?").
+//!
+//! Policy:
+//! - Text similarity is a more-like-this query: the probe's analysed terms,
+//!   minus stop words, terms found in no other document and terms in more
+//!   than [`SimilarityParams::max_df_ratio`] of documents; the strongest
+//!   [`SimilarityParams::max_terms`] by `(1 + ln tf) * idf` are kept and run
+//!   as a BM25 disjunction over the `all` field, each boosted by
+//!   `1 + ln tf` (BM25 supplies the idf; boosting by idf as well
+//!   over-weights rare names and scored worse on the corpora).
+//! - Candidates come from that query plus the probe's structured values (so
+//!   a report with the same trigger and asset but different wording still
+//!   gets a chance); they are re-ranked by a weighted sum of the
+//!   candidates' normalised text score and their agreement on structured
+//!   fields (trigger, root cause, domain, assets, services, operator type).
+//! - Each hit says why it matched: its strongest shared terms (as written in
+//!   the probe) and every structured field it agrees on.
+//! - Only documents at the reader's TLP levels are candidates; a stored
+//!   probe the reader may not see is [`IndexError::NotFound`]. The probe
+//!   itself is never a hit.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+
+use crate::analysis::{Mode, analyse, is_vector_term, term_counts};
+use crate::doc::{IndexDoc, Tlp, normalise_value};
+use crate::error::{IndexError, Result};
+use crate::index::IncidentIndex;
+use crate::mapping::KeywordField;
+
+/// Largest `k` accepted.
+pub const MAX_SIMILAR: usize = 100;
+
+/// A probe that is not stored: free text plus optional structured fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimilarQuery {
+    pub text: String,
+    pub services: Vec<String>,
+    pub network_domain: Option<String>,
+    pub other_domains: Vec<String>,
+    pub assets: Vec<String>,
+    pub trigger: Option<String>,
+    pub root_cause_category: Option<String>,
+    pub operator_type: Option<String>,
+}
+
+impl SimilarQuery {
+    /// The probe a stored document makes: all its text and its structured
+    /// fields.
+    pub fn from_doc(doc: &IndexDoc) -> Self {
+        SimilarQuery {
+            text: doc.full_text(),
+            services: doc.services.clone(),
+            network_domain: doc.network_domain.clone(),
+            other_domains: doc.other_domains.clone(),
+            assets: doc.assets.clone(),
+            trigger: doc.trigger.clone(),
+            root_cause_category: doc.root_cause_category.clone(),
+            operator_type: doc.operator_type.clone(),
+        }
+    }
+}
+
+/// Weights of structured-field agreement (relative to each other).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FieldWeights {
+    pub trigger: f32,
+    pub root_cause_category: f32,
+    pub network_domain: f32,
+    pub assets: f32,
+    pub domains: f32,
+    pub services: f32,
+    pub operator_type: f32,
+}
+
+impl Default for FieldWeights {
+    fn default() -> Self {
+        FieldWeights {
+            trigger: 1.0,
+            root_cause_category: 1.0,
+            network_domain: 0.6,
+            assets: 0.8,
+            domains: 0.3,
+            services: 0.3,
+            operator_type: 0.2,
+        }
+    }
+}
+
+/// Tuning of similar-incident search (defaults tuned on the development
+/// corpora, see `docs/indexer.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimilarityParams {
+    /// Terms kept from the probe.
+    pub max_terms: usize,
+    /// Terms found in more than this share of documents are ignored.
+    pub max_df_ratio: f32,
+    /// Candidates re-ranked (at least `k`).
+    pub candidates: usize,
+    /// Share of the final score given to text (the rest to fields).
+    pub text_weight: f32,
+    /// Boost each probe term by `(1 + ln tf) * idf` (true) or by
+    /// `1 + ln tf` only, leaving idf to BM25 (false).
+    pub idf_boost: bool,
+    pub fields: FieldWeights,
+}
+
+impl Default for SimilarityParams {
+    fn default() -> Self {
+        SimilarityParams {
+            max_terms: 60,
+            max_df_ratio: 0.5,
+            candidates: 60,
+            text_weight: 0.5,
+            idf_boost: false,
+            fields: FieldWeights::default(),
+        }
+    }
+}
+
+/// One similar incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarHit {
+    pub id: String,
+    pub title: String,
+    /// Combined score in `[0, 1]`.
+    pub score: f32,
+    /// Text part (normalised to the best candidate) and field part.
+    pub text_score: f32,
+    pub field_score: f32,
+    pub reasons: Vec<String>,
+}
+
+/// A selected probe term.
+#[derive(Debug, Clone)]
+struct ProbeTerm {
+    term: String,
+    surface: String,
+    weight: f32,
+}
+
+impl IncidentIndex {
+    /// Incidents similar to the stored document `id`, excluding itself.
+    pub fn similar_to(&self, id: &str, k: usize, visibility: &[Tlp]) -> Result<Vec<SimilarHit>> {
+        self.similar_to_with(id, k, visibility, &SimilarityParams::default())
+    }
+
+    pub fn similar_to_with(
+        &self,
+        id: &str,
+        k: usize,
+        visibility: &[Tlp],
+        params: &SimilarityParams,
+    ) -> Result<Vec<SimilarHit>> {
+        let searcher = self.searcher();
+        let (_, doc) = self
+            .find(&searcher, id, visibility)?
+            .ok_or_else(|| IndexError::NotFound(id.to_string()))?;
+        self.similar_impl(
+            &searcher,
+            &SimilarQuery::from_doc(&doc),
+            Some(id),
+            k,
+            visibility,
+            params,
+            2,
+        )
+    }
+
+    /// Incidents similar to a probe that is not stored.
+    pub fn similar_to_text(
+        &self,
+        probe: &SimilarQuery,
+        k: usize,
+        visibility: &[Tlp],
+    ) -> Result<Vec<SimilarHit>> {
+        self.similar_to_text_with(probe, k, visibility, &SimilarityParams::default())
+    }
+
+    pub fn similar_to_text_with(
+        &self,
+        probe: &SimilarQuery,
+        k: usize,
+        visibility: &[Tlp],
+        params: &SimilarityParams,
+    ) -> Result<Vec<SimilarHit>> {
+        let searcher = self.searcher();
+        self.similar_impl(&searcher, probe, None, k, visibility, params, 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn similar_impl(
+        &self,
+        searcher: &Searcher,
+        probe: &SimilarQuery,
+        exclude: Option<&str>,
+        k: usize,
+        visibility: &[Tlp],
+        params: &SimilarityParams,
+        min_df: u64,
+    ) -> Result<Vec<SimilarHit>> {
+        if k == 0 || k > MAX_SIMILAR {
+            return Err(IndexError::InvalidRequest(format!(
+                "k must be between 1 and {MAX_SIMILAR}"
+            )));
+        }
+        let f = self.fields();
+        let terms = self.select_terms(searcher, &probe.text, min_df, params)?;
+        let text_clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|t| {
+                let q = TermQuery::new(
+                    Term::from_field_text(f.all, &t.term),
+                    IndexRecordOption::WithFreqs,
+                );
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), t.weight)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let mean_weight = if terms.is_empty() {
+            1.0
+        } else {
+            terms.iter().map(|t| t.weight).sum::<f32>() / terms.len() as f32
+        };
+        let mut any_clauses: Vec<(Occur, Box<dyn Query>)> = text_clauses
+            .iter()
+            .map(|(o, q)| (*o, q.box_clone()))
+            .collect();
+        for (kf, values, w) in structured_probe(probe, &params.fields) {
+            for v in values {
+                let q = TermQuery::new(
+                    Term::from_field_text(self.keyword_field(kf), &v),
+                    IndexRecordOption::Basic,
+                );
+                any_clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), w * mean_weight)),
+                ));
+            }
+        }
+        if any_clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let restrict = |inner: Box<dyn Query>, extra: Option<Box<dyn Query>>| -> Box<dyn Query> {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+                (Occur::Must, inner),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(self.visibility_query(visibility), 0.0)),
+                ),
+            ];
+            if let Some(e) = extra {
+                clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(e, 0.0))));
+            }
+            if let Some(id) = exclude {
+                clauses.push((
+                    Occur::MustNot,
+                    Box::new(TermQuery::new(f.id_term(id), IndexRecordOption::Basic)),
+                ));
+            }
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let n_candidates = params.candidates.max(k);
+        let candidates = searcher.search(
+            &*restrict(Box::new(BooleanQuery::new(any_clauses)), None),
+            &TopDocs::with_limit(n_candidates).order_by_score(),
+        )?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut docs: Vec<(DocAddress, IndexDoc)> = Vec::with_capacity(candidates.len());
+        for (_, addr) in &candidates {
+            let d: TantivyDocument = searcher.doc(*addr)?;
+            docs.push((*addr, f.from_document(&d)));
+        }
+        // Text-only scores of the candidates.
+        let mut text_scores: HashMap<DocAddress, f32> = HashMap::new();
+        if !text_clauses.is_empty() {
+            let ids = TermSetQuery::new(docs.iter().map(|(_, d)| f.id_term(&d.id)));
+            let q = restrict(
+                Box::new(BooleanQuery::new(text_clauses)),
+                Some(Box::new(ids)),
+            );
+            for (s, a) in searcher.search(&*q, &TopDocs::with_limit(docs.len()).order_by_score())? {
+                text_scores.insert(a, s);
+            }
+        }
+        let max_text = text_scores.values().copied().fold(0.0f32, f32::max);
+        let weight_sum = present_weight(probe, &params.fields);
+        let mut scored: Vec<(f32, f32, f32, usize)> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, (addr, d))| {
+                let t = if max_text > 0.0 {
+                    text_scores.get(addr).copied().unwrap_or(0.0) / max_text
+                } else {
+                    0.0
+                };
+                let fs = if weight_sum > 0.0 {
+                    field_agreement(probe, d, &params.fields).0 / weight_sum
+                } else {
+                    0.0
+                };
+                // Without structured fields in the probe, text is all there is.
+                let tw = if weight_sum > 0.0 {
+                    params.text_weight
+                } else {
+                    1.0
+                };
+                (tw * t + (1.0 - tw) * fs, t, fs, i)
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| docs[a.3].1.id.cmp(&docs[b.3].1.id))
+        });
+        scored.truncate(k);
+        let probe_terms: HashMap<&str, &ProbeTerm> =
+            terms.iter().map(|t| (t.term.as_str(), t)).collect();
+        Ok(scored
+            .into_iter()
+            .map(|(score, t, fs, i)| {
+                let d = &docs[i].1;
+                let mut reasons = Vec::new();
+                let shared = shared_terms(&probe_terms, d);
+                if !shared.is_empty() {
+                    reasons.push(format!("shared terms: {}", shared.join(", ")));
+                }
+                reasons.extend(field_agreement(probe, d, &params.fields).1);
+                SimilarHit {
+                    id: d.id.clone(),
+                    title: d.title.clone(),
+                    score,
+                    text_score: t,
+                    field_score: fs,
+                    reasons,
+                }
+            })
+            .collect())
+    }
+
+    /// The probe's strongest distinctive terms.
+    fn select_terms(
+        &self,
+        searcher: &Searcher,
+        text: &str,
+        min_df: u64,
+        params: &SimilarityParams,
+    ) -> Result<Vec<ProbeTerm>> {
+        let n = searcher.num_docs().max(1) as f32;
+        let all = self.fields().all;
+        let mut out = Vec::new();
+        let counts = term_counts(text);
+        let text_tf: HashMap<String, u32> =
+            counts.iter().map(|(t, (n, _))| (t.clone(), *n)).collect();
+        let term_tf = |n: Option<&u32>| n.copied().unwrap_or(1) as f32;
+        for (term, (tf, surface)) in counts {
+            let df = searcher.doc_freq(&Term::from_field_text(all, &term))?;
+            if df < min_df {
+                continue;
+            }
+            // Very common words say nothing; on tiny indexes every word is
+            // common, so the cut only applies from 20 documents on.
+            if n >= 20.0 && df as f32 > params.max_df_ratio * n {
+                continue;
+            }
+            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            out.push(ProbeTerm {
+                term,
+                surface,
+                weight: (1.0 + (tf as f32).ln()) * idf,
+            });
+        }
+        // Selection is always by tf-idf; the boost may leave idf to BM25.
+        out.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.term.cmp(&b.term))
+        });
+        out.truncate(params.max_terms);
+        if !params.idf_boost {
+            for t in &mut out {
+                let tf = term_tf(text_tf.get(&t.term));
+                t.weight = 1.0 + tf.ln();
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The probe's structured values per keyword field, with their weight.
+fn structured_probe(p: &SimilarQuery, w: &FieldWeights) -> Vec<(KeywordField, Vec<String>, f32)> {
+    let one = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(normalise_value)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let many = |v: &[String]| {
+        v.iter()
+            .filter_map(|s| normalise_value(s))
+            .collect::<Vec<_>>()
+    };
+    vec![
+        (KeywordField::Trigger, one(&p.trigger), w.trigger),
+        (
+            KeywordField::RootCauseCategory,
+            one(&p.root_cause_category),
+            w.root_cause_category,
+        ),
+        (
+            KeywordField::NetworkDomain,
+            one(&p.network_domain),
+            w.network_domain,
+        ),
+        (KeywordField::Asset, many(&p.assets), w.assets),
+        (KeywordField::Service, many(&p.services), w.services),
+        (
+            KeywordField::OperatorType,
+            one(&p.operator_type),
+            w.operator_type,
+        ),
+    ]
+}
+
+fn present_weight(p: &SimilarQuery, w: &FieldWeights) -> f32 {
+    let mut s = 0.0;
+    let some = |v: &Option<String>| v.as_deref().and_then(normalise_value).is_some();
+    if some(&p.trigger) {
+        s += w.trigger;
+    }
+    if some(&p.root_cause_category) {
+        s += w.root_cause_category;
+    }
+    if some(&p.network_domain) {
+        s += w.network_domain;
+    }
+    if !p.assets.is_empty() {
+        s += w.assets;
+    }
+    if p.network_domain.is_some() || !p.other_domains.is_empty() {
+        s += w.domains;
+    }
+    if !p.services.is_empty() {
+        s += w.services;
+    }
+    if some(&p.operator_type) {
+        s += w.operator_type;
+    }
+    s
+}
+
+fn norm_set(v: &[String]) -> HashSet<String> {
+    v.iter().filter_map(|s| normalise_value(s)).collect()
+}
+
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> (f32, Vec<String>) {
+    if a.is_empty() || b.is_empty() {
+        return (0.0, Vec::new());
+    }
+    let mut shared: Vec<String> = a.intersection(b).cloned().collect();
+    shared.sort();
+    let union = a.union(b).count();
+    (shared.len() as f32 / union as f32, shared)
+}
+
+/// Weighted agreement of a candidate with the probe, and the reasons.
+fn field_agreement(p: &SimilarQuery, d: &IndexDoc, w: &FieldWeights) -> (f32, Vec<String>) {
+    let mut score = 0.0;
+    let mut reasons = Vec::new();
+    let same = |a: &Option<String>, b: &Option<String>| match (
+        a.as_deref().and_then(normalise_value),
+        b.as_deref().and_then(normalise_value),
+    ) {
+        (Some(x), Some(y)) if x == y => Some(x),
+        _ => None,
+    };
+    if let Some(v) = same(&p.trigger, &d.trigger) {
+        score += w.trigger;
+        reasons.push(format!("same trigger: {v}"));
+    }
+    if let Some(v) = same(&p.root_cause_category, &d.root_cause_category) {
+        score += w.root_cause_category;
+        reasons.push(format!("same root cause: {v}"));
+    }
+    if let Some(v) = same(&p.network_domain, &d.network_domain) {
+        score += w.network_domain;
+        reasons.push(format!("same network domain: {v}"));
+    }
+    let (j, shared) = jaccard(&norm_set(&p.assets), &norm_set(&d.assets));
+    if !shared.is_empty() {
+        score += w.assets * j;
+        reasons.push(format!("shared assets: {}", shared.join(", ")));
+    }
+    let pd: Vec<String> = p
+        .network_domain
+        .iter()
+        .chain(&p.other_domains)
+        .cloned()
+        .collect();
+    let (j, shared) = jaccard(&norm_set(&pd), &norm_set(&d.all_domains()));
+    if !shared.is_empty() {
+        score += w.domains * j;
+        reasons.push(format!("domains involved: {}", shared.join(", ")));
+    }
+    let (j, shared) = jaccard(&norm_set(&p.services), &norm_set(&d.services));
+    if !shared.is_empty() {
+        score += w.services * j;
+        reasons.push(format!("services affected: {}", shared.join(", ")));
+    }
+    if let Some(v) = same(&p.operator_type, &d.operator_type) {
+        score += w.operator_type;
+        reasons.push(format!("same operator type: {v}"));
+    }
+    (score, reasons)
+}
+
+/// The probe's terms present in the candidate, strongest first, as written
+/// in the probe (at most five).
+fn shared_terms(probe: &HashMap<&str, &ProbeTerm>, d: &IndexDoc) -> Vec<String> {
+    let text = d.full_text();
+    let present: HashSet<String> = analyse(&text, Mode::Index)
+        .into_iter()
+        .map(|t| t.term)
+        .filter(|t| is_vector_term(t))
+        .collect();
+    let mut shared: Vec<&ProbeTerm> = present
+        .iter()
+        .filter_map(|t| probe.get(t.as_str()).copied())
+        .collect();
+    shared.sort_by(|a, b| {
+        b.weight
+            .total_cmp(&a.weight)
+            .then_with(|| a.term.cmp(&b.term))
+    });
+    let mut out: Vec<String> = Vec::new();
+    for t in shared {
+        if !out.contains(&t.surface) {
+            out.push(t.surface.clone());
+        }
+        if out.len() == 5 {
+            break;
+        }
+    }
+    out
+}
