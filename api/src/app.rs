@@ -74,7 +74,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<db::DbPool> {
 }
 
 /// Opens storage and loads keys: everything handlers share.
-pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
+pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<AppState> {
     prepare_data_dir(&settings.data_dir)?;
     let pool = open_database(&settings)?;
     let keys = crate::auth::RegistryKeys::load_or_create(
@@ -89,13 +89,27 @@ pub fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
         settings.token_ttl_secs,
         &settings.external_issuers,
     )?;
+    let members = Arc::new(crate::intake::AnonymiserCache::default());
+    let index = if with_index {
+        let service = crate::indexing::IndexService::start(
+            &settings.data_dir,
+            pool.clone(),
+            members.clone(),
+            settings.k_anonymity,
+        )
+        .context("cannot open the search index")?;
+        Some(Arc::new(service))
+    } else {
+        None
+    };
     Ok(AppState {
         pool,
         settings,
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
         hasher: Arc::new(crate::auth::SecretHasher::default()),
-        members: Arc::new(crate::intake::AnonymiserCache::default()),
+        members,
+        index,
     })
 }
 
@@ -104,7 +118,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let settings = Arc::new(settings);
         let prepared = settings.clone();
-        let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared))
+        let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared, true))
             .await
             .context("start-up task failed")??;
 

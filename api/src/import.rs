@@ -106,7 +106,7 @@ pub fn run(
     )
     .lines()
     .count();
-    let state = build_state(Arc::new(settings))?;
+    let state = build_state(Arc::new(settings), false)?;
     let mut conn = state.pool.get().context("no database connection")?;
     let op = match identity::find_operator_by_name(&mut conn, operator)? {
         Some(op) => op,

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod filing;
 pub mod idempotency;
 pub mod import;
+pub mod indexing;
 pub mod intake;
 pub mod members;
 pub mod openapi;

@@ -17,6 +17,7 @@ use crate::error::{ErrorCode, Problem};
     modifiers(&BearerAuth),
     tags(
         (name = "reports", description = "Filing, amending, publishing and reading incident reports"),
+        (name = "search", description = "Full-text search and similar incidents"),
         (name = "anonymisation", description = "The filer's sensitive terms and an anonymisation dry run"),
         (name = "auth", description = "Tokens and the registry's public keys"),
         (name = "admin", description = "Operators, API clients and users (admin role)"),

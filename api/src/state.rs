@@ -17,6 +17,27 @@ pub struct AppState {
     pub hasher: Arc<SecretHasher>,
     /// Cached anonymisation matchers and member counts.
     pub members: Arc<crate::intake::AnonymiserCache>,
+    /// The full-text index and its follower (only in `serve`).
+    pub index: Option<Arc<crate::indexing::IndexService>>,
+}
+
+impl AppState {
+    /// The index, or 503 where this process does not run one.
+    pub fn index(&self) -> Result<&crate::indexing::IndexService, crate::error::ApiError> {
+        self.index.as_deref().ok_or_else(|| {
+            crate::error::ApiError::new(
+                crate::error::ErrorCode::ServiceUnavailable,
+                "the search index is not running",
+            )
+        })
+    }
+
+    /// Tells the index follower that reports changed.
+    pub fn reports_changed(&self) {
+        if let Some(index) = &self.index {
+            index.wake();
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -359,8 +359,7 @@ impl Rebuild {
 
 impl IndexHandle {
     /// Opens the live generation under `root` (creating `gen-1` on a fresh
-    /// directory) and removes generations left over from an interrupted
-    /// rebuild.
+    /// directory) and removes generations older than it.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         fs::create_dir_all(&root).map_err(|e| IndexError::io(&root, e))?;
@@ -436,12 +435,31 @@ impl IndexHandle {
         Ok(())
     }
 
-    /// Deletes every `gen-<n>` folder but the live one; returns how many.
+    /// Switches to a newer generation another process (`incidex reindex`)
+    /// made live on disk; returns whether it switched.
+    pub fn adopt_from_disk(&self) -> Result<bool> {
+        let Some(on_disk) = read_current(&self.root)? else {
+            return Ok(false);
+        };
+        if on_disk <= self.generation() {
+            return Ok(false);
+        }
+        let index = IncidentIndex::open_or_create(gen_dir(&self.root, on_disk))?;
+        self.live.store(Arc::new(Live {
+            generation: on_disk,
+            index: Arc::new(index),
+        }));
+        tracing::info!(generation = on_disk, "adopted index generation from disk");
+        Ok(true)
+    }
+
+    /// Deletes the `gen-<n>` folders older than the live one; returns how
+    /// many. Newer ones are left alone: another process may be building one.
     pub fn remove_stale_generations(&self) -> Result<usize> {
         let live = self.generation();
         let mut removed = 0;
         for (g, path) in list_generations(&self.root)? {
-            if g != live {
+            if g < live {
                 fs::remove_dir_all(&path).map_err(|e| IndexError::io(&path, e))?;
                 removed += 1;
             }

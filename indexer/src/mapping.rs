@@ -197,8 +197,10 @@ impl Fields {
         for f in FlagField::ALL {
             b.add_bool_field(f.name(), INDEXED | FAST | STORED);
         }
-        let date =
-            DateOptions::from(INDEXED | FAST | STORED).set_precision(DateTimePrecision::Seconds);
+        // Microseconds: publication times order results, and equal
+        // seconds must not leave the order to segment layout.
+        let date = DateOptions::from(INDEXED | FAST | STORED)
+            .set_precision(DateTimePrecision::Microseconds);
         b.add_date_field(F_PUBLISHED_AT, date.clone());
         b.add_date_field(F_STARTED_ON, date);
         let num = NumericOptions::from(INDEXED | FAST | STORED);
@@ -352,7 +354,7 @@ impl Fields {
 }
 
 pub(crate) fn to_tantivy_date(dt: ChronoDateTime<Utc>) -> DateTime {
-    DateTime::from_timestamp_secs(dt.timestamp())
+    DateTime::from_timestamp_micros(dt.timestamp_micros())
 }
 
 pub(crate) fn date_to_tantivy(day: NaiveDate) -> DateTime {

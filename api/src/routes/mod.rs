@@ -8,6 +8,7 @@ pub mod anonymise;
 pub mod auth;
 pub mod health;
 pub mod reports;
+pub mod search;
 
 /// Registers every documented route.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -33,6 +34,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(reports::revisions)
         .service(reports::preview)
         .service(reports::verify_receipt)
+        .service(search::search)
+        .service(search::similar_to_report)
+        .service(search::similar_to_text)
         .service(anonymise::anonymise)
         .service(anonymise::get_terms)
         .service(anonymise::put_terms);

@@ -407,6 +407,7 @@ pub async fn replace(
         })
     })
     .await?;
+    state.reports_changed();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -447,6 +448,7 @@ pub async fn edit(
         })
     })
     .await?;
+    state.reports_changed();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -490,6 +492,7 @@ pub async fn publish(
         })
     })
     .await?;
+    state.reports_changed();
     Ok(respond(recorded, false))
 }
 
@@ -535,6 +538,7 @@ pub async fn withdraw(
         })
     })
     .await?;
+    state.reports_changed();
     Ok(HttpResponse::Ok().json(out))
 }
 

@@ -221,3 +221,12 @@ pub fn list_published(
         .get_result(conn)?;
     Ok((rows, total))
 }
+
+/// Ids of every published report (for rebuilding derived data).
+pub fn published_ids(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .order(reports::id.asc())
+        .select(reports::id)
+        .load(conn)?)
+}

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -49,6 +49,8 @@ const MAX_DURATION_SECS: f64 = 600.0;
 const MAX_WARMUP_SECS: f64 = 60.0;
 const MAX_CONCURRENCY: usize = 1024;
 const MAX_FILINGS: u64 = 10_000_000;
+/// How many failures are printed in full.
+const MAX_REPORTED_ERRORS: u32 = 10;
 /// Per-request timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -233,6 +235,8 @@ struct Shared {
     claimed: AtomicU64,
     limit: Option<u64>,
     stop: AtomicBool,
+    /// Failures printed so far (the first few are shown in full).
+    reported: AtomicU32,
 }
 
 enum StepError {
@@ -301,7 +305,6 @@ async fn post(
 
 async fn worker(shared: Arc<Shared>, index: usize) -> WorkerResult {
     let mut out = WorkerResult::default();
-    let mut reported = 0u32;
     loop {
         let started = Instant::now();
         if started >= shared.stop_at || shared.stop.load(Ordering::Relaxed) {
@@ -353,8 +356,7 @@ async fn worker(shared: Arc<Shared>, index: usize) -> WorkerResult {
                     *out.errors.entry(e.key(step)).or_default() += 1;
                     out.last_done = Some(Instant::now());
                 }
-                if reported < 3 {
-                    reported += 1;
+                if shared.reported.fetch_add(1, Ordering::Relaxed) < MAX_REPORTED_ERRORS {
                     eprintln!("worker {index}: {step} failed: {}", e.detail());
                 }
                 if matches!(e, StepError::Transport(_)) {
@@ -458,6 +460,7 @@ async fn run(args: Args) -> Result<bool, String> {
         claimed: AtomicU64::new(0),
         limit: args.filings,
         stop: AtomicBool::new(false),
+        reported: AtomicU32::new(0),
     });
     eprintln!(
         "loadgen: {} workers against {} (warm-up {} s, then {}{}), {} corpus bodies, idempotency keys {}",

@@ -1,0 +1,389 @@
+//! Keeping the full-text index in step with the database.
+//!
+//! One follower thread per process owns the only `IndexWriter`. It reads
+//! the report change log after the sequence number the index last
+//! committed, upserts the shared view of each published report (deletes
+//! anything else), and commits in batches, storing the new sequence in the
+//! same tantivy commit. After a crash the uncommitted batch is simply done
+//! again: upserts are idempotent. Publishing wakes the follower at once;
+//! it also polls, so changes made by other replicas arrive too.
+//!
+//! Gaps in the sequence (a PostgreSQL transaction that took a number and
+//! has not committed yet, or rolled back) are waited for up to
+//! [`GAP_GRACE`]; then the follower moves past them.
+//!
+//! What is indexed is what any reader may see: the anonymised text, the
+//! generalised context (start month only; country only when k members
+//! share it; publication day only) and never the owner.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, NaiveDate};
+use incidex_indexer::{IncidentWriter, IndexDoc, IndexHandle, Tlp as IndexTlp};
+use incidex_schema::db::changes::{self, ChangeRow};
+use incidex_schema::db::reports::{self, ReportRow};
+use incidex_schema::db::{DbConnection, DbPool};
+use incidex_schema::report::{ReportContent, ReportStatus, Tlp};
+
+use crate::intake::AnonymiserCache;
+
+/// How long a gap in the change log is waited for.
+pub const GAP_GRACE: Duration = Duration::from_secs(5);
+/// Changes applied per commit at most.
+pub const BATCH: i64 = 500;
+/// How often the follower looks for changes made elsewhere.
+pub const POLL: Duration = Duration::from_millis(250);
+
+pub fn index_tlp(tlp: Tlp) -> IndexTlp {
+    match tlp {
+        Tlp::Clear => IndexTlp::Clear,
+        Tlp::Green => IndexTlp::Green,
+        Tlp::Amber => IndexTlp::Amber,
+        Tlp::Red => IndexTlp::Red,
+    }
+}
+
+/// The TLP levels a reader with `role` may see in the index.
+pub fn visible_tlps(role: incidex_schema::identity::Role) -> Vec<IndexTlp> {
+    crate::views::readable_tlps(role)
+        .iter()
+        .map(|t| index_tlp(*t))
+        .collect()
+}
+
+/// The shared view of a published report as an index document.
+pub fn index_doc(
+    row: &ReportRow,
+    content: &ReportContent,
+    country_members: usize,
+    k: usize,
+) -> IndexDoc {
+    let metrics = content.metrics();
+    let location = content.shared_location(country_members, k);
+    let context = content.context();
+    let input = content.as_input();
+    let mut doc = IndexDoc::new(row.id.clone(), input.title.clone(), index_tlp(input.tlp));
+    doc.summary = input.summary.clone();
+    // Every other free-text field, for search and similarity.
+    let mut body = Vec::new();
+    for field in content.text_fields() {
+        if field.path != "title" && field.path != "summary" && !field.path.starts_with("lessons") {
+            body.push(field.text.to_owned());
+        }
+    }
+    doc.body = body.join("\n");
+    doc.lessons = input.lessons.clone();
+    doc.services = input
+        .affected
+        .services
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    doc.network_domain = input.affected.network_domain.map(|d| d.as_str().to_owned());
+    doc.other_domains = input
+        .affected
+        .other_network_domains
+        .iter()
+        .map(|d| d.as_str().to_owned())
+        .collect();
+    doc.assets = input
+        .affected
+        .assets
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    doc.root_cause_category = input
+        .cause
+        .root_cause_category
+        .map(|c| c.as_str().to_owned());
+    doc.trigger = input.cause.trigger.map(|t| t.as_str().to_owned());
+    doc.severity = Some(metrics.severity.as_str().to_owned());
+    doc.region = location.region.map(|r| r.as_str().to_owned());
+    doc.country = location.country.map(|c| c.as_str().to_owned());
+    doc.scope = context.scope.map(|s| s.as_str().to_owned());
+    doc.operator_type = context.operator_type.map(|o| o.as_str().to_owned());
+    doc.enisa_user_hours_1m = metrics.flags.enisa_user_hours_1m;
+    doc.fcc_900k_user_minutes = metrics.flags.fcc_900k_user_minutes;
+    doc.emergency_service_affected = metrics.flags.emergency_service_affected;
+    // The exact publication time orders results (newest first) but is never
+    // shown: hits carry the day only and date filters take whole days. The
+    // start is indexed as its month only, so filters cannot recover the day.
+    doc.published_at = row.published_at.unwrap_or(row.updated_at).and_utc();
+    doc.started_on =
+        NaiveDate::from_ymd_opt(context.started_on.year(), context.started_on.month(), 1);
+    doc.duration_minutes = input.impact.duration_minutes.map(u64::from);
+    doc
+}
+
+/// Country member counts, for the k-anonymity of the indexed country.
+fn country_members(counts: &HashMap<String, usize>, content: &ReportContent) -> usize {
+    content
+        .context()
+        .country
+        .as_ref()
+        .and_then(|c| counts.get(c.as_str()).copied())
+        .unwrap_or(0)
+}
+
+/// What a follower step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub applied: usize,
+    pub committed_seq: Option<i64>,
+}
+
+/// The follower's state between steps.
+pub struct Follower {
+    pool: DbPool,
+    handle: Arc<IndexHandle>,
+    members: Arc<AnonymiserCache>,
+    k: usize,
+    writer: Option<(u64, IncidentWriter)>,
+    gap: Option<(i64, Instant)>,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Follower {
+    pub fn new(
+        pool: DbPool,
+        handle: Arc<IndexHandle>,
+        members: Arc<AnonymiserCache>,
+        k: usize,
+    ) -> Follower {
+        Follower {
+            pool,
+            handle,
+            members,
+            k,
+            writer: None,
+            gap: None,
+        }
+    }
+
+    fn writer(&mut self) -> anyhow::Result<&mut IncidentWriter> {
+        let generation = self.handle.generation();
+        if self.writer.as_ref().is_none_or(|(g, _)| *g != generation) {
+            // A reindex swapped generations: the old writer goes first.
+            if let Some((_, old)) = self.writer.take() {
+                drop(old);
+                self.handle.remove_stale_generations()?;
+            }
+            self.writer = Some((generation, self.handle.current().writer()?));
+        }
+        match self.writer.as_mut() {
+            Some((_, w)) => Ok(w),
+            None => anyhow::bail!("index writer unavailable"),
+        }
+    }
+
+    /// Applies up to [`BATCH`] changes and commits them; `Ok` with
+    /// `applied == 0` when there was nothing to do.
+    pub fn step(&mut self) -> anyhow::Result<Step> {
+        self.handle.adopt_from_disk()?;
+        let last = self.handle.current().last_committed_seq()?.unwrap_or(0);
+        let mut conn = self.pool.get()?;
+        let changes = changes::changes_after(&mut conn, last, BATCH)?;
+        let usable = self.contiguous(last, &changes);
+        if usable.is_empty() {
+            return Ok(Step::default());
+        }
+        let counts = self.members.country_counts(&mut conn)?;
+        let k = self.k;
+        let mut docs = Vec::new();
+        for change in usable {
+            docs.push((
+                change.report_id.clone(),
+                current_doc(&mut conn, &change.report_id, &counts, k)?,
+            ));
+        }
+        let through = usable.last().map(|c| c.seq).unwrap_or(last);
+        let writer = self.writer()?;
+        for (id, doc) in &docs {
+            match doc {
+                Some(doc) => writer.upsert(doc)?,
+                None => writer.delete(id),
+            }
+        }
+        writer.commit(through)?;
+        Ok(Step {
+            applied: docs.len(),
+            committed_seq: Some(through),
+        })
+    }
+
+    /// The changes that may be applied now: those up to the first gap that
+    /// is still within its grace period.
+    fn contiguous<'a>(&mut self, last: i64, changes: &'a [ChangeRow]) -> &'a [ChangeRow] {
+        let mut expected = last + 1;
+        for (i, change) in changes.iter().enumerate() {
+            if change.seq != expected {
+                let first_seen = match self.gap {
+                    Some((seq, at)) if seq == expected => at,
+                    _ => {
+                        self.gap = Some((expected, Instant::now()));
+                        Instant::now()
+                    }
+                };
+                if first_seen.elapsed() < GAP_GRACE {
+                    return &changes[..i];
+                }
+                tracing::warn!(
+                    missing_from = expected,
+                    next = change.seq,
+                    "skipping a gap in the change log"
+                );
+            }
+            expected = change.seq + 1;
+        }
+        self.gap = None;
+        changes
+    }
+
+    /// Rebuilds the index from the database aside and swaps it in; calls
+    /// `progress(done, total)` as it goes.
+    pub fn rebuild(
+        pool: &DbPool,
+        handle: &IndexHandle,
+        members: &AnonymiserCache,
+        k: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> anyhow::Result<u64> {
+        let mut conn = pool.get()?;
+        // Everything up to this sequence is in the snapshot; the follower
+        // continues after it.
+        let through = changes::latest_seq(&mut conn)?;
+        let counts = members.country_counts(&mut conn)?;
+        let ids = reports::published_ids(&mut conn)?;
+        let rebuild = handle.prepare_rebuild()?;
+        {
+            let mut writer = rebuild.index().writer()?;
+            let total = ids.len() as u64;
+            for (n, id) in ids.iter().enumerate() {
+                if let Some(doc) = current_doc(&mut conn, id, &counts, k)? {
+                    writer.upsert(&doc)?;
+                }
+                progress(n as u64 + 1, total);
+            }
+            writer.commit(through)?;
+            writer.finish()?;
+        }
+        handle.swap_to(rebuild)?;
+        Ok(ids.len() as u64)
+    }
+}
+
+/// The document a report should have in the index now, or `None` when it
+/// should not be there (draft, withdrawn, deleted).
+fn current_doc(
+    conn: &mut DbConnection,
+    report_id: &str,
+    counts: &HashMap<String, usize>,
+    k: usize,
+) -> anyhow::Result<Option<IndexDoc>> {
+    let Some(row) = reports::find_report(conn, report_id)? else {
+        return Ok(None);
+    };
+    if row.status != ReportStatus::Published.as_str() {
+        return Ok(None);
+    }
+    let content: ReportContent = serde_json::from_str(&row.content)?;
+    let members = country_members(counts, &content);
+    Ok(Some(index_doc(&row, &content, members, k)))
+}
+
+/// The index of a running process and the follower thread's controls.
+pub struct IndexService {
+    pub handle: Arc<IndexHandle>,
+    wake: Mutex<Sender<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for IndexService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexService").finish_non_exhaustive()
+    }
+}
+
+impl IndexService {
+    /// Opens the index under `<data_dir>/index` and starts the follower.
+    pub fn start(
+        data_dir: &std::path::Path,
+        pool: DbPool,
+        members: Arc<AnonymiserCache>,
+        k: usize,
+    ) -> anyhow::Result<IndexService> {
+        let handle = Arc::new(IndexHandle::open(data_dir.join("index"))?);
+        let (wake, rx) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let follower = Follower::new(pool, handle.clone(), members, k);
+        let stopping = stop.clone();
+        std::thread::Builder::new()
+            .name("index-follower".into())
+            .spawn(move || follow(follower, rx, stopping))?;
+        Ok(IndexService {
+            handle,
+            wake: Mutex::new(wake),
+            stop,
+        })
+    }
+
+    /// Asks the follower to look at the change log now.
+    pub fn wake(&self) {
+        if let Ok(tx) = self.wake.lock() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for IndexService {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+}
+
+fn follow(mut follower: Follower, wake: Receiver<()>, stop: Arc<AtomicBool>) {
+    let mut failures = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        match follower.step() {
+            Ok(step) if step.applied > 0 => {
+                failures = 0;
+                tracing::debug!(
+                    applied = step.applied,
+                    seq = step.committed_seq,
+                    "index caught up"
+                );
+                continue;
+            }
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                // Drop the writer: its uncommitted work is redone next time.
+                follower.writer = None;
+                tracing::error!(error = ?e, failures, "index follower step failed");
+            }
+        }
+        let wait = if failures == 0 {
+            POLL
+        } else {
+            POLL * failures.min(20)
+        };
+        match wake.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // Coalesce a burst of wake-ups into one step.
+        while wake.try_recv().is_ok() {}
+    }
+}
