@@ -39,6 +39,15 @@ pub enum Command {
     Admin(AdminArgs),
     /// File reports in bulk from a JSON Lines file, as one operator.
     Import(ImportArgs),
+    /// Rebuild the search index from the database aside, then swap it in
+    /// (a running server switches to it; search stays online).
+    Reindex(ReindexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +242,30 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             } else {
                 std::process::ExitCode::FAILURE
             })
+        }
+        Command::Reindex(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            let state = app::build_state(std::sync::Arc::new(settings), false)?;
+            let handle = incidex_indexer::IndexHandle::open(state.settings.data_dir.join("index"))?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} reports")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let count = crate::indexing::Follower::rebuild(
+                &state.pool,
+                &handle,
+                &state.members,
+                state.settings.k_anonymity,
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
+            bar.finish_and_clear();
+            println!("reindexed {count} published reports into generation {}", handle.generation());
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Openapi => {
             let spec = app::openapi()

@@ -144,6 +144,8 @@ pub struct Follower {
     k: usize,
     writer: Option<(u64, IncidentWriter)>,
     gap: Option<(i64, Instant)>,
+    /// An older generation is left on disk to remove.
+    stale: bool,
 }
 
 impl std::fmt::Debug for Follower {
@@ -168,16 +170,24 @@ impl Follower {
             k,
             writer: None,
             gap: None,
+            stale: false,
         }
     }
 
     fn writer(&mut self) -> anyhow::Result<&mut IncidentWriter> {
         let generation = self.handle.generation();
         if self.writer.as_ref().is_none_or(|(g, _)| *g != generation) {
-            // A reindex swapped generations: the old writer goes first.
+            // A reindex swapped generations: the old writer goes first
+            // (finishing its merges), then the old folders.
             if let Some((_, old)) = self.writer.take() {
-                drop(old);
-                self.handle.remove_stale_generations()?;
+                if let Err(e) = old.finish() {
+                    tracing::warn!(error = %e, "closing the old index writer failed");
+                }
+                if let Err(e) = self.handle.remove_stale_generations() {
+                    // Retried on the next step (files may still be closing).
+                    tracing::warn!(error = %e, "old index generation not removed yet");
+                    self.stale = true;
+                }
             }
             self.writer = Some((generation, self.handle.current().writer()?));
         }
@@ -191,6 +201,13 @@ impl Follower {
     /// `applied == 0` when there was nothing to do.
     pub fn step(&mut self) -> anyhow::Result<Step> {
         self.handle.adopt_from_disk()?;
+        if self.stale {
+            match self.handle.remove_stale_generations() {
+                Ok(_) => self.stale = false,
+                // Retried on the next step (files may still be closing).
+                Err(e) => tracing::warn!(error = %e, "old index generation not removed yet"),
+            }
+        }
         let last = self.handle.current().last_committed_seq()?.unwrap_or(0);
         let mut conn = self.pool.get()?;
         let changes = changes::changes_after(&mut conn, last, BATCH)?;

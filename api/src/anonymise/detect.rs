@@ -15,11 +15,12 @@ use super::context::{
     char_at, char_before, continues_from_left, continues_number, is_one_of, next_token, prev_token,
 };
 use super::keep::is_emergency_number;
+use super::scan::Scan;
 use super::{Found, RedactionKind as K, Tier};
 
 macro_rules! regex {
     ($name:ident, $pattern:expr) => {
-        pub(crate) static $name: LazyLock<Regex> = LazyLock::new(|| {
+        static $name: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new($pattern).expect(concat!("static regex ", stringify!($name), " is valid"))
         });
     };
@@ -32,41 +33,63 @@ regex!(
     r#"(?i:(?-u:\b)(?:(?:https?|ftps?|sftp|ssh|telnet|ldaps?|wss?|rtsp|smb|nfs|file)://|www\.)[^\s<>"`]+|(?-u:\b)sips?:[^\s<>"@]+@[^\s<>"]+|(?-u:\b)tel:\+?\d[\d\-.()]{5,}\d)"#
 );
 
-pub(crate) fn urls(text: &str, found: &mut Found) {
-    for m in URL.find_iter(text) {
+pub(crate) fn urls(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in URL.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
         // `www.` inside a longer host name (`aa.www.example`) is the host's.
-        if matches!(char_before(text, m.start()), Some('.' | '-' | '_')) {
+        if matches!(char_before(text, start), Some('.' | '-' | '_')) {
             continue;
         }
-        let end = trim_url_end(text, m.start(), m.end());
-        if end > m.start() + 4 {
-            found.redact(m.start(), end, K::Url, Tier::Strongest);
+        let end = trim_url_end(text, start, end);
+        if end > start + 4 {
+            found.redact(start, end, K::Url, Tier::Strongest);
         }
     }
 }
 
 /// Drops trailing sentence punctuation and unbalanced closing brackets.
-fn trim_url_end(text: &str, start: usize, mut end: usize) -> usize {
-    loop {
-        let Some(s) = text.get(start..end) else {
-            return start;
-        };
-        let Some(last) = s.chars().next_back() else {
-            return start;
-        };
-        let unbalanced = |open: char, close: char| {
-            last == close && s.matches(open).count() < s.matches(close).count()
-        };
-        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*')
-            || unbalanced('(', ')')
-            || unbalanced('[', ']')
-            || unbalanced('{', '}')
-        {
-            end -= last.len_utf8();
-        } else {
-            return end;
+fn trim_url_end(text: &str, start: usize, end: usize) -> usize {
+    let Some(s) = text.get(start..end) else {
+        return start;
+    };
+    // Opening minus closing brackets: (), [], {}.
+    let mut balance = [0isize; 3];
+    for c in s.chars() {
+        match c {
+            '(' => balance[0] += 1,
+            ')' => balance[0] -= 1,
+            '[' => balance[1] += 1,
+            ']' => balance[1] -= 1,
+            '{' => balance[2] += 1,
+            '}' => balance[2] -= 1,
+            _ => {}
         }
     }
+    let mut len = s.len();
+    for c in s.chars().rev() {
+        let slot = match c {
+            ')' => Some(0),
+            ']' => Some(1),
+            '}' => Some(2),
+            _ => None,
+        };
+        let trim = match slot {
+            Some(i) if balance[i] < 0 => {
+                balance[i] += 1;
+                true
+            }
+            Some(_) => false,
+            None => matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*'),
+        };
+        if !trim {
+            break;
+        }
+        len -= c.len_utf8();
+    }
+    start + len
 }
 
 // -------------------------------------------------------------- e-mail ----
@@ -77,19 +100,19 @@ regex!(
     r"(?i)[\w.%+\-]+ ?[\[({] ?at ?[\])}] ?[\w\-]+(?: ?(?:[\[({] ?dot ?[\])}]|\.) ?[\w\-]+)+"
 );
 
-pub(crate) fn emails(text: &str, folded: &str, found: &mut Found) {
-    if text.contains('@') {
-        for m in EMAIL.find_iter(text) {
-            let local_start = m.start()
-                + m.as_str()
-                    .char_indices()
-                    .find(|&(_, c)| c != '.')
-                    .map_or(0, |(i, _)| i);
-            found.redact(local_start, m.end(), K::Email, Tier::Strongest);
+pub(crate) fn emails(scan: Scan<'_>, found: &mut Found) {
+    if scan.tech.text.contains('@') {
+        for m in EMAIL.find_iter(&scan.tech.text) {
+            let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+                continue;
+            };
+            let leading_dots = m.as_str().len() - m.as_str().trim_start_matches('.').len();
+            found.redact(start + leading_dots, end, K::Email, Tier::Strongest);
         }
     }
+    let folded = scan.folded;
     if folded.contains("at)") || folded.contains("at]") || folded.contains("at}") {
-        for m in EMAIL_OBFUSCATED.find_iter(text) {
+        for m in EMAIL_OBFUSCATED.find_iter(scan.text) {
             found.redact(m.start(), m.end(), K::Email, Tier::Strongest);
         }
     }
@@ -102,13 +125,17 @@ regex!(
     r"(?i)(?-u:\b)(?:[0-9a-f]{2}(?::[0-9a-f]{2}){5}|[0-9a-f]{2}(?:-[0-9a-f]{2}){5}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?-u:\b)"
 );
 
-pub(crate) fn macs(text: &str, found: &mut Found) {
-    for m in MAC.find_iter(text) {
+pub(crate) fn macs(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in MAC.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
         // `aa:bb:cc:dd:ee:ff:00` is not a MAC address (and not an IPv6 one).
-        let glued = matches!(char_at(text, m.end()), Some(':' | '-' | '.'))
-            && char_at(text, m.end() + 1).is_some_and(|c| c.is_ascii_hexdigit());
-        if !glued && !continues_from_left(text, m.start()) {
-            found.redact(m.start(), m.end(), K::Mac, Tier::Strong);
+        let glued = matches!(char_at(text, end), Some(':' | '-' | '.'))
+            && char_at(text, end + 1).is_some_and(|c| c.is_ascii_hexdigit());
+        if !glued && !continues_from_left(text, start) {
+            found.redact(start, end, K::Mac, Tier::Strong);
         }
     }
 }
@@ -120,12 +147,16 @@ regex!(
     r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?:%[0-9a-z_.]+)?(?:/\d{1,3})?"
 );
 
-pub(crate) fn ipv6(text: &str, found: &mut Found) {
-    if text.bytes().filter(|&b| b == b':').nth(1).is_none() {
+pub(crate) fn ipv6(scan: Scan<'_>, found: &mut Found) {
+    let compact = &scan.tech.text;
+    if compact.bytes().filter(|&b| b == b':').nth(1).is_none() {
         return;
     }
-    for m in IPV6.find_iter(text) {
-        if let Some((start, end)) = validate_ipv6(text, m.start(), m.end()) {
+    for m in IPV6.find_iter(compact) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        if let Some((start, end)) = validate_ipv6(scan.text, start, end) {
             found.redact(start, end, K::Ip, Tier::Strong);
         }
     }
@@ -252,10 +283,13 @@ const VERSION_WORDS_AFTER: &[&str] = &["build", "release", "firmware", "software
 /// ("upgraded from 5.4.0.87 to 5.4.0.88").
 const CONNECTIVES: &[&str] = &["to", "from", "is", "was", "of", "and", "or", "->", "→", "-"];
 
-pub(crate) fn ipv4(text: &str, found: &mut Found) {
-    for m in IPV4.find_iter(text) {
-        if ipv4_is_address(text, m.start(), m.end(), 0) {
-            found.redact(m.start(), m.end(), K::Ip, Tier::Strong);
+pub(crate) fn ipv4(scan: Scan<'_>, found: &mut Found) {
+    for m in IPV4.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        if ipv4_is_address(scan.text, start, end, 0) {
+            found.redact(start, end, K::Ip, Tier::Strong);
         }
     }
 }
@@ -330,10 +364,12 @@ fn version_context(text: &str, start: usize, end: usize, depth: u8) -> bool {
         if token.starts_with(|c: char| c.is_ascii_digit()) && depth < 3 {
             // Chained lists: "from 5.4.0.87 to 5.4.0.88". The previous
             // number decides for this one.
-            if let Some(m) = IPV4.find_at(text, token_start) {
-                if m.start() == token_start && m.as_str().contains('.') {
-                    return !ipv4_is_address(text, m.start(), m.end(), depth + 1);
-                }
+            let offset = token.as_ptr() as usize - text.as_ptr() as usize;
+            if let Some(m) = IPV4.find(token)
+                && m.start() == 0
+                && m.as_str().contains('.')
+            {
+                return !ipv4_is_address(text, offset, offset + m.end(), depth + 1);
             }
             return false;
         }
@@ -430,8 +466,12 @@ fn is_tld(tld: &str) -> bool {
             || (tld.len() == 2 && CC_TLDS.split(' ').any(|t| t.eq_ignore_ascii_case(tld))))
 }
 
-pub(crate) fn hosts(text: &str, found: &mut Found) {
-    for m in HOST.find_iter(text) {
+pub(crate) fn hosts(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in HOST.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
         let s = m.as_str();
         let name = s.split(':').next().unwrap_or(s);
         let labels = name.split('.').count();
@@ -444,12 +484,10 @@ pub(crate) fn hosts(text: &str, found: &mut Found) {
         if labels == 2 && AMBIGUOUS_TLDS.iter().any(|t| t.eq_ignore_ascii_case(tld)) {
             continue;
         }
-        if continues_from_left(text, m.start())
-            || matches!(char_before(text, m.start()), Some('@' | '.'))
-        {
+        if continues_from_left(text, start) || matches!(char_before(text, start), Some('@' | '.')) {
             continue;
         }
-        found.redact(m.start(), m.end(), K::Host, Tier::Strong);
+        found.redact(start, end, K::Host, Tier::Strong);
     }
 }
 
@@ -458,17 +496,14 @@ pub(crate) fn hosts(text: &str, found: &mut Found) {
 regex!(
     PHONE,
     r"(?x)
-      \+[1-9]\d{0,3}(?:[\ .\-/]?(?:\(0\)|\(\d{1,5}\)|\d{1,5})){1,10}
-    | (?-u:\b)00[1-9]\d{0,3}(?:[\ .\-/]?(?:\(0\)|\(\d{1,5}\)|\d{1,5})){1,10}
-    | \(0\d{1,5}\)(?:[\ .\-/]?\d{1,5}){1,6}
-    | (?-u:\b)0[1-9]\d{0,4}(?:[\ .\-/]?\d{1,5}){1,6}
+      # Loose shapes with bounded length (a scan stays linear); digit counts
+      # are checked, and over-long matches trimmed, in `fit_phone`.
+      \+[1-9](?:[\ .\-/]?(?:\(\d{1,4}\)|\d)){1,24}
+    | (?-u:\b)00[1-9](?:[\ .\-/]?(?:\(\d{1,4}\)|\d)){1,24}
+    | \(0\d{1,5}\)(?:[\ .\-/]?\d){1,16}
+    | (?-u:\b)0[1-9](?:[\ .\-/]?\d){1,16}
     | (?:(?-u:\b)1[\ .\-])?(?:\(\d{3}\)\ ?|(?-u:\b)[2-9]\d{2}[\ .\-])\d{3}[\ .\-]\d{4}(?-u:\b)
     "
-);
-
-regex!(
-    PHONE_KEYWORD,
-    r"(?i)(?-u:\b)(?:tel|telephone|phone|mobile|cell|msisdn|fax|hotline|whatsapp|call(?:ed)?|ring|dial(?:l?ed)?|sms)(?-u:\b)(?:\s+(?:no\.?|number|nr\.?|num))?\s*[:.#]?\s*(?:(?:on|at|to|from)\s+)?(\+?\d[\d .\-/()]{4,24}\d)"
 );
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -504,9 +539,15 @@ impl PhoneForm {
     }
 }
 
-pub(crate) fn phones(text: &str, found: &mut Found) {
+pub(crate) fn phones(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    let compact = &scan.tech.text;
     let mut pos = 0;
-    while let Some(m) = PHONE.find_at(text, pos) {
+    while let Some(m) = PHONE.find_at(compact, pos) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            pos = m.end();
+            continue;
+        };
         let s = m.as_str();
         let form = if s.starts_with('+') {
             PhoneForm::Plus
@@ -518,25 +559,18 @@ pub(crate) fn phones(text: &str, found: &mut Found) {
             PhoneForm::NorthAmerican
         };
         let glued_left = if form == PhoneForm::Plus {
-            char_before(text, m.start()).is_some_and(|c| c.is_alphanumeric())
+            char_before(text, start).is_some_and(|c| c.is_alphanumeric())
         } else {
-            continues_from_left(text, m.start())
+            continues_from_left(text, start)
         };
-        match (glued_left, fit_phone(text, m.start(), m.end(), form)) {
-            (false, Some(end)) => {
-                found.redact(m.start(), end, K::Phone, form.tier());
-                pos = end;
+        match (glued_left, fit_phone(text, start, end, form)) {
+            (false, Some(new_end)) => {
+                found.redact(start, new_end, K::Phone, form.tier());
+                pos = m.start() + (new_end - start);
             }
             // Restart just after the first group so that a second number
             // swallowed by an over-long match is still found.
-            _ => pos = next_group_start(text, m.start(), m.end()),
-        }
-    }
-    for c in PHONE_KEYWORD.captures_iter(text) {
-        if let Some(g) = c.get(1) {
-            if let Some(end) = fit_phone(text, g.start(), g.end(), PhoneForm::Keyword) {
-                found.redact(g.start(), end, K::Phone, Tier::Weak);
-            }
+            _ => pos = next_group_start(compact, m.start(), m.end()),
         }
     }
 }
@@ -563,6 +597,19 @@ fn phone_digits(s: &str) -> usize {
 /// not run into a time, decimal or date; returns the new end.
 fn fit_phone(text: &str, start: usize, mut end: usize, form: PhoneForm) -> Option<usize> {
     let (min, max) = form.digit_range();
+    // No phone number is longer than this (15 digits, separators, `(0)`);
+    // cap first so that trimming stays cheap on pathological runs.
+    const MAX_PHONE_BYTES: usize = 40;
+    if end - start > MAX_PHONE_BYTES {
+        let bytes = text.as_bytes();
+        let mut cap = start + MAX_PHONE_BYTES;
+        if bytes.get(cap - 1).is_some_and(u8::is_ascii_digit)
+            && bytes.get(cap).is_some_and(u8::is_ascii_digit)
+        {
+            cap = trim_last_group(text, start, cap)?;
+        }
+        end = cap;
+    }
     loop {
         let s = text.get(start..end)?;
         let digits = phone_digits(s);
@@ -627,16 +674,15 @@ regex!(
     )(?-u:\b)"
 );
 
-regex!(
-    MOBILE_ID_KEYWORD,
-    r"(?i)(?-u:\b)(imeisv|imei|imsi|iccid|msisdn|supi|gpsi|e\.?164)(?-u:\b)(?:\s*(?:no\.?|number|nr\.?|#|id))?\s*[:=#]?\s*(?:(?:is|was|of)\s+)?(?:(?:imsi|imei|msisdn)-)?(\+?\d[\d \-./]{4,30}\d[Ff]?)"
-);
+regex!(BARE_DIGITS, r"(?-u:\b)\d{9,}[Ff]?(?-u:\b)");
 
-regex!(BARE_DIGITS, r"(?-u:\b)\d{9,22}[Ff]?(?-u:\b)");
-
-pub(crate) fn mobile_ids(text: &str, found: &mut Found) {
-    for m in MOBILE_ID_SHAPED.find_iter(text) {
-        if continues_from_left(text, m.start()) || continues_number(text, m.end()) {
+pub(crate) fn mobile_ids(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in MOBILE_ID_SHAPED.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        if continues_from_left(text, start) || continues_number(text, end) {
             continue;
         }
         let s = m.as_str();
@@ -649,48 +695,20 @@ pub(crate) fn mobile_ids(text: &str, found: &mut Found) {
         } else {
             K::Imei
         };
-        found.redact(m.start(), m.end(), kind, Tier::Strong);
+        found.redact(start, end, kind, Tier::Strong);
     }
-    for c in MOBILE_ID_KEYWORD.captures_iter(text) {
-        let (Some(word), Some(g)) = (c.get(1), c.get(2)) else {
+    for m in BARE_DIGITS.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
             continue;
         };
-        let word = word.as_str().to_ascii_lowercase();
-        let (kind, min, max) = match word.as_str() {
-            "imsi" | "supi" => (K::Imsi, 6, 15),
-            "imei" | "imeisv" => (K::Imei, 8, 16),
-            "iccid" => (K::Iccid, 10, 22),
-            _ => (K::Phone, 6, 15),
-        };
-        let mut end = g.end();
-        loop {
-            let Some(s) = text.get(g.start()..end) else {
-                break;
-            };
-            let digits = s.bytes().filter(u8::is_ascii_digit).count();
-            if digits < min {
-                break;
-            }
-            if digits > max || continues_number(text, end) {
-                match trim_last_group(text, g.start(), end) {
-                    Some(e) => end = e,
-                    None => break,
-                }
-                continue;
-            }
-            found.redact(g.start(), end, kind, Tier::Strong);
-            break;
-        }
-    }
-    for m in BARE_DIGITS.find_iter(text) {
-        if continues_from_left(text, m.start()) || continues_number(text, m.end()) {
+        if continues_from_left(text, start) || continues_number(text, end) {
             continue;
         }
-        if matches!(char_before(text, m.start()), Some('+' | '#')) {
+        if matches!(char_before(text, start), Some('+' | '#')) {
             continue;
         }
         if let Some(kind) = classify_digits(m.as_str()) {
-            found.redact(m.start(), m.end(), kind, Tier::Weak);
+            found.redact(start, end, kind, Tier::Weak);
         }
     }
 }
@@ -700,6 +718,9 @@ pub(crate) fn mobile_ids(text: &str, found: &mut Found) {
 fn classify_digits(s: &str) -> Option<K> {
     let digits = s.trim_end_matches(['F', 'f']);
     let n = digits.len();
+    if n > 22 {
+        return None;
+    }
     if digits.starts_with("89") && (18..=22).contains(&n) {
         return Some(K::Iccid);
     }
@@ -729,7 +750,7 @@ pub(crate) fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 // -------------------------------------------------------------- tickets ----
@@ -743,11 +764,6 @@ regex!(
     "
 );
 
-regex!(
-    TICKET_KEYWORD,
-    r"(?i)(?-u:\b)(trouble\s+ticket|ticket|tkt|tt|case|incident|ref|reference|work\s+order|change\s+request|change|service\s+request|request)(?-u:\b)(\s*(?:no\.?|number|nr\.?|id|#))?\s*[:#]?\s*([a-z]{0,6}[-_#]?\d[\w\-/]*)"
-);
-
 /// Prefixes of `ABC-1234` shaped tokens that are standards, frequency bands
 /// or public identifiers rather than ticket keys.
 const NOT_TICKET_PREFIXES: &[&str] = &[
@@ -758,19 +774,23 @@ const NOT_TICKET_PREFIXES: &[&str] = &[
     "TDD", "DVB", "ATSC",
 ];
 
-pub(crate) fn tickets(text: &str, found: &mut Found) {
-    for m in TICKET.find_iter(text) {
+pub(crate) fn tickets(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in TICKET.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
         let s = m.as_str();
         if s.starts_with('#') {
-            if char_before(text, m.start()).is_some_and(|c| !c.is_whitespace() && c != '(') {
+            if char_before(text, start).is_some_and(|c| !c.is_whitespace() && c != '(') {
                 continue;
             }
-        } else if let Some((prefix, _)) = s.split_once('-') {
-            if NOT_TICKET_PREFIXES.contains(&prefix) {
-                continue;
-            }
+        } else if let Some((prefix, _)) = s.split_once('-')
+            && NOT_TICKET_PREFIXES.contains(&prefix)
+        {
+            continue;
         }
-        if continues_number(text, m.end()) {
+        if continues_number(text, end) {
             continue;
         }
         // Service-management prefixes (INC, CHG, ...) are unambiguous.
@@ -779,41 +799,201 @@ pub(crate) fn tickets(text: &str, found: &mut Found) {
         } else {
             Tier::Weak
         };
-        found.redact(m.start(), m.end(), K::Ticket, tier);
+        found.redact(start, end, K::Ticket, tier);
     }
-    for c in TICKET_KEYWORD.captures_iter(text) {
-        let (Some(word), Some(id)) = (c.get(1), c.get(3)) else {
+}
+
+// ------------------------------------------------- keyword-led numbers ----
+
+regex!(
+    KEYWORDED,
+    r"(?xi)(?-u:\b)(?:
+        # IMSI 208150123456789, IMEI: 35-209900-176148-1, SUPI imsi-..., MSISDN 336...
+        (?:imeisv|imei|imsi|iccid|msisdn|supi|gpsi|e\.?164)(?-u:\b)
+        (?:\s*(?:no\.?|number|nr\.?|\#|id))?\s*[:=\#]?\s*(?:(?:is|was|of)\s+)?
+        (?:(?:imsi|imei|msisdn)-)?(?:\+?\d[\d\ \-./]{4,30}\d[Ff]?)
+        # tel. 612345678, called 0612345678, SMS from 4915123456789
+      | (?:tel|telephone|phone|mobile|cell|fax|hotline|whatsapp|call(?:ed)?|ring|dial(?:l?ed)?|sms)(?-u:\b)
+        (?:\s+(?:no\.?|number|nr\.?|num))?\s*[:.\#]?\s*(?:(?:on|at|to|from)\s+)?
+        (?:\+?\d[\d\ .\-/()]{4,24}\d)
+        # ticket 4711, case 00123456, change #4711, incident no. 2024
+      | (?:trouble\s+ticket|ticket|tkt|tt|case|incident|ref|reference|work\s+order|change\s+request|change|service\s+request|request)(?-u:\b)
+        (?:\s*(?:no\.?|number|nr\.?|id|\#))?\s*[:\#]?\s*
+        (?:[a-z]{0,6}[-_\#]?\d[\w\-/]*)
+    )"
+);
+
+/// Identifiers announced by a keyword: mobile identities, phone numbers
+/// after "tel"/"call", and ticket numbers after "ticket"/"case". Runs over
+/// the keyed zones.
+pub(crate) fn keyworded(scan: Scan<'_>, found: &mut Found) {
+    for m in KEYWORDED.find_iter(&scan.keyed.text) {
+        let Some((start, end)) = scan.keyed.span(m.start(), m.end()) else {
             continue;
         };
-        let marked = c.get(2).is_some();
-        let id_str = id.as_str().trim_end_matches(['-', '/', '_']);
-        let end = id.start() + id_str.len();
-        let digits = id_str.bytes().filter(u8::is_ascii_digit).count();
-        let loose_word = !matches!(
-            word.as_str().to_ascii_lowercase().as_str(),
-            "ticket" | "tkt" | "tt" | "case" | "trouble ticket"
-        );
-        let year_like = id_str.len() == 4
-            && (id_str.starts_with("19") || id_str.starts_with("20"))
-            && digits == 4;
-        if digits < 3
-            || (loose_word && !marked && (digits < 4 || year_like))
-            || (!marked && is_emergency_number(id_str))
-        {
+        let Some(matched) = scan.text.get(start..end) else {
             continue;
-        }
-        if continues_number(text, end) {
-            continue;
-        }
-        let start = if char_before(text, id.start()) == Some('#') {
-            id.start() - 1
+        };
+        let (keyword, keyword_len) = leading_keyword(matched);
+        let rest = &matched[keyword_len..];
+        if ID_KEYWORDS.contains(&keyword.as_str()) || TEL_KEYWORDS.contains(&keyword.as_str()) {
+            // The number starts at the first `+` or digit after the keyword.
+            let Some(offset) = rest.find(|c: char| c == '+' || c.is_ascii_digit()) else {
+                continue;
+            };
+            let number_start = start + keyword_len + offset;
+            if ID_KEYWORDS.contains(&keyword.as_str()) {
+                mobile_id_after_keyword(scan.text, &keyword, number_start, end, found);
+            } else if let Some(end) = fit_phone(scan.text, number_start, end, PhoneForm::Keyword) {
+                found.redact(number_start, end, K::Phone, Tier::Weak);
+            }
         } else {
-            id.start()
-        };
-        // The keyword is strong evidence: not vetoed by must-keep spans
-        // ("case 100000 packets" is a case number, not a count).
-        found.redact(start, end, K::Ticket, Tier::Strong);
+            // The id is the trailing run of id characters; anything between
+            // the keyword and the id other than `:` is a marker ("no.", "#").
+            let id_len = rest
+                .bytes()
+                .rev()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/'))
+                .count();
+            let id_offset = rest.len() - id_len;
+            let between = rest[..id_offset].trim_matches(|c: char| c.is_whitespace() || c == ':');
+            let marked = !between.is_empty();
+            let id_start = start + keyword_len + id_offset;
+            ticket_after_keyword(
+                scan.text,
+                &keyword,
+                marked,
+                &rest[id_offset..],
+                id_start,
+                found,
+            );
+        }
     }
+}
+
+/// Keywords that announce a mobile identity (or, for `msisdn`, a number).
+const ID_KEYWORDS: &[&str] = &[
+    "imeisv", "imei", "imsi", "iccid", "msisdn", "supi", "gpsi", "e.164", "e164",
+];
+/// Keywords that announce a phone number.
+const TEL_KEYWORDS: &[&str] = &[
+    "tel",
+    "telephone",
+    "phone",
+    "mobile",
+    "cell",
+    "fax",
+    "hotline",
+    "whatsapp",
+    "call",
+    "called",
+    "ring",
+    "dial",
+    "dialed",
+    "dialled",
+    "sms",
+];
+
+/// The lower-cased keyword at the start of a [`KEYWORDED`] match and its
+/// length in bytes (two-word keywords such as "trouble ticket" included).
+fn leading_keyword(matched: &str) -> (String, usize) {
+    let lower = matched.to_ascii_lowercase();
+    for special in ["e.164", "e164"] {
+        if lower.starts_with(special) {
+            return (special.to_string(), special.len());
+        }
+    }
+    let first = lower.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let mut len = first;
+    if matches!(&lower[..first], "trouble" | "work" | "change" | "service") {
+        let gap = lower[first..]
+            .bytes()
+            .take_while(u8::is_ascii_whitespace)
+            .count();
+        let second = lower[first + gap..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        let word = &lower[first + gap..first + gap + second];
+        if gap > 0 && matches!(word, "ticket" | "order" | "request") {
+            len = first + gap + second;
+        }
+    }
+    let keyword = lower[..len]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (keyword, len)
+}
+
+fn mobile_id_after_keyword(
+    text: &str,
+    word: &str,
+    start: usize,
+    mut end: usize,
+    found: &mut Found,
+) {
+    let word = word.to_ascii_lowercase();
+    let (kind, min, max) = match word.as_str() {
+        "imsi" | "supi" => (K::Imsi, 6, 15),
+        "imei" | "imeisv" => (K::Imei, 8, 16),
+        "iccid" => (K::Iccid, 10, 22),
+        _ => (K::Phone, 6, 15),
+    };
+    loop {
+        let Some(s) = text.get(start..end) else {
+            return;
+        };
+        let digits = s.bytes().filter(u8::is_ascii_digit).count();
+        if digits < min {
+            return;
+        }
+        if digits > max || continues_number(text, end) {
+            match trim_last_group(text, start, end) {
+                Some(e) => end = e,
+                None => return,
+            }
+            continue;
+        }
+        found.redact(start, end, kind, Tier::Strong);
+        return;
+    }
+}
+
+fn ticket_after_keyword(
+    text: &str,
+    word: &str,
+    marked: bool,
+    id: &str,
+    id_start: usize,
+    found: &mut Found,
+) {
+    let (id_start, id) = match id.strip_prefix('#') {
+        Some(rest) => (id_start + 1, rest),
+        None => (id_start, id),
+    };
+    let id = id.trim_end_matches(['-', '/', '_']);
+    let end = id_start + id.len();
+    let digits = id.bytes().filter(u8::is_ascii_digit).count();
+    let word = word.to_ascii_lowercase();
+    let loose_word =
+        !(matches!(word.as_str(), "ticket" | "tkt" | "tt" | "case") || word.starts_with("trouble"));
+    let year_like = id.len() == 4 && (id.starts_with("19") || id.starts_with("20")) && digits == 4;
+    if digits < 3
+        || (loose_word && !marked && (digits < 4 || year_like))
+        || (!marked && is_emergency_number(id))
+        || continues_number(text, end)
+    {
+        return;
+    }
+    let start = if char_before(text, id_start) == Some('#') {
+        id_start - 1
+    } else {
+        id_start
+    };
+    // The keyword is strong evidence: not vetoed by must-keep spans
+    // ("case 100000 packets" is a case number, not a count).
+    found.redact(start, end, K::Ticket, Tier::Strong);
 }
 
 #[cfg(test)]

@@ -48,9 +48,37 @@ pub(crate) fn is_emergency_number(s: &str) -> bool {
     EMERGENCY_NUMBERS.contains(&s)
 }
 
-/// Appends the must-keep spans of `text` to `spans` (in text order).
-pub(crate) fn keep_spans(text: &str, spans: &mut Vec<(usize, usize)>) {
-    spans.extend(KEEP.find_iter(text).map(|m| (m.start(), m.end())));
+/// How far around a candidate the must-keep patterns are evaluated. A
+/// must-keep span that covers a candidate starts at most a keyword and a few
+/// words before it ("firmware version no. ...") and ends a few words after
+/// it ("... million emergency calls").
+const WINDOW_BEFORE: usize = 48;
+const WINDOW_AFTER: usize = 64;
+
+/// Is `start..end` entirely inside a must-keep span of `text`? Only the
+/// surroundings of the candidate are scanned; the window is cut at
+/// whitespace so that no token is seen half.
+pub(crate) fn covered_by_keep(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut lo = start.saturating_sub(WINDOW_BEFORE);
+    if lo > 0 && !bytes[lo - 1].is_ascii_whitespace() {
+        match bytes[lo..start].iter().position(u8::is_ascii_whitespace) {
+            Some(i) => lo += i + 1,
+            None => lo = start,
+        }
+    }
+    let mut hi = (end + WINDOW_AFTER).min(bytes.len());
+    if hi < bytes.len() && !bytes[hi].is_ascii_whitespace() {
+        match bytes[end..hi].iter().rposition(u8::is_ascii_whitespace) {
+            Some(i) => hi = end + i,
+            None => hi = end,
+        }
+    }
+    let Some(window) = text.get(lo..hi) else {
+        return false;
+    };
+    KEEP.find_iter(window)
+        .any(|m| lo + m.start() <= start && lo + m.end() >= end)
 }
 
 #[cfg(test)]
@@ -58,9 +86,7 @@ mod tests {
     use super::*;
 
     fn spans(text: &str) -> Vec<&str> {
-        let mut v = Vec::new();
-        keep_spans(text, &mut v);
-        v.into_iter().map(|(s, e)| &text[s..e]).collect()
+        KEEP.find_iter(text).map(|m| m.as_str()).collect()
     }
 
     #[test]
@@ -75,5 +101,17 @@ mod tests {
             ["Diameter result code 5012"]
         );
         assert!(spans("0612345678 calls").is_empty());
+    }
+
+    #[test]
+    fn covering_is_checked_in_a_window() {
+        let text = "the rebuild 2023101512 and then firmware build 2023101512 again";
+        let first = text.find("2023101512").expect("present");
+        let second = text.rfind("2023101512").expect("present");
+        assert!(!covered_by_keep(text, first, first + 10));
+        assert!(covered_by_keep(text, second, second + 10));
+        let long = format!("{} 125000000 devices", "x".repeat(100));
+        let at = long.find("125").expect("present");
+        assert!(covered_by_keep(&long, at, at + 9));
     }
 }

@@ -49,6 +49,7 @@ mod detect;
 mod keep;
 mod names;
 mod person;
+mod scan;
 
 #[cfg(test)]
 mod proptests;
@@ -63,6 +64,7 @@ use utoipa::ToSchema;
 
 pub use keep::EMERGENCY_NUMBERS;
 use names::NameMatcher;
+use scan::{Scan, Zones};
 
 /// The class of a redacted identifier.
 #[derive(
@@ -277,7 +279,7 @@ impl Anonymiser {
     /// filtering as for [`SensitiveTerms::new`] applies.
     pub fn new(operator_names: &[String]) -> Anonymiser {
         Anonymiser {
-            operators: NameMatcher::new(operator_names),
+            operators: NameMatcher::with_keywords(operator_names, &person::intro_keywords()),
         }
     }
 
@@ -325,26 +327,42 @@ impl Anonymiser {
 
     /// Finds the redactions of one pass: sorted, non-overlapping spans.
     fn detect(&self, text: &str, terms: &SensitiveTerms, work: &mut Work) -> Vec<Span> {
-        work.clear();
+        work.found.redact.clear();
         names::fold_into(text, &mut work.folded);
+        work.zones.build(text);
+        let scan = Scan {
+            text,
+            folded: &work.folded,
+            tech: &work.zones.tech,
+            keyed: &work.zones.keyed,
+        };
         let found = &mut work.found;
-        detect::urls(text, found);
-        detect::emails(text, &work.folded, found);
-        detect::macs(text, found);
-        detect::ipv6(text, found);
-        detect::ipv4(text, found);
-        detect::hosts(text, found);
-        detect::phones(text, found);
-        detect::mobile_ids(text, found);
-        detect::tickets(text, found);
-        person::persons(text, found);
-        self.operators.find(text, &work.folded, |s, e| {
-            found.redact(s, e, RedactionKind::Operator, Tier::Strong);
-        });
-        terms.matcher.find(text, &work.folded, |s, e| {
-            found.redact(s, e, RedactionKind::Term, Tier::Strong);
-        });
-        resolve(text, work)
+        detect::urls(scan, found);
+        detect::emails(scan, found);
+        detect::macs(scan, found);
+        detect::ipv6(scan, found);
+        detect::ipv4(scan, found);
+        detect::hosts(scan, found);
+        detect::phones(scan, found);
+        detect::mobile_ids(scan, found);
+        detect::tickets(scan, found);
+        detect::keyworded(scan, found);
+        let intros = &mut work.intros;
+        intros.clear();
+        self.operators.find(
+            text,
+            scan.folded,
+            |s, e| found.redact(s, e, RedactionKind::Operator, Tier::Strong),
+            |i, s, e| intros.push((i, s, e)),
+        );
+        person::persons(text, intros, found);
+        terms.matcher.find(
+            text,
+            scan.folded,
+            |s, e| found.redact(s, e, RedactionKind::Term, Tier::Strong),
+            |_, _, _| {},
+        );
+        resolve(text, &mut work.found.redact, &mut work.protected)
     }
 }
 
@@ -395,18 +413,10 @@ impl Found {
 #[derive(Default, Debug)]
 struct Work {
     folded: String,
+    zones: Zones,
     found: Found,
+    intros: Vec<(usize, usize, usize)>,
     protected: Vec<(usize, usize)>,
-    keep: Vec<(usize, usize)>,
-}
-
-impl Work {
-    fn clear(&mut self) {
-        self.folded.clear();
-        self.found.redact.clear();
-        self.protected.clear();
-        self.keep.clear();
-    }
 }
 
 /// An accepted redaction.
@@ -415,12 +425,6 @@ struct Span {
     start: usize,
     end: usize,
     kind: RedactionKind,
-}
-
-/// Is `start..end` entirely inside one of the sorted, disjoint `spans`?
-fn covered(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
-    let i = spans.partition_point(|&(s, _)| s <= start);
-    i > 0 && spans[i - 1].1 >= end
 }
 
 /// Does `start..end` overlap one of the sorted, disjoint `spans`?
@@ -443,28 +447,21 @@ fn placeholders(text: &str, out: &mut Vec<(usize, usize)>) {
 }
 
 /// Picks the winning candidates: drops those touching an existing
-/// placeholder and weak ones inside must-keep spans, then accepts greedily by
-/// (tier, longest, leftmost, kind) without overlaps.
-fn resolve(text: &str, work: &mut Work) -> Vec<Span> {
-    let Work {
-        found,
-        protected,
-        keep,
-        ..
-    } = work;
-    let candidates = &mut found.redact;
+/// placeholder, then accepts greedily by (tier, longest, leftmost, most
+/// specific kind) without overlaps, skipping weak ones inside must-keep
+/// spans.
+fn resolve(
+    text: &str,
+    candidates: &mut Vec<Candidate>,
+    protected: &mut Vec<(usize, usize)>,
+) -> Vec<Span> {
     if candidates.is_empty() {
         return Vec::new();
     }
+    protected.clear();
     placeholders(text, protected);
     if !protected.is_empty() {
         candidates.retain(|c| !overlaps(protected, c.start, c.end));
-    }
-    if candidates.iter().any(|c| c.tier == Tier::Weak) {
-        keep::keep_spans(text, keep);
-        if !keep.is_empty() {
-            candidates.retain(|c| c.tier != Tier::Weak || !covered(keep, c.start, c.end));
-        }
     }
     candidates.sort_unstable_by(|a, b| {
         let key = |c: &Candidate| {
@@ -483,7 +480,10 @@ fn resolve(text: &str, work: &mut Work) -> Vec<Span> {
             .range(..c.end)
             .next_back()
             .is_some_and(|(_, &(end, _))| end > c.start);
-        if !clash {
+        // Weak candidates inside a must-keep span are dropped; checked only
+        // for the candidates that would otherwise win (same result as
+        // filtering first, much less work).
+        if !clash && (c.tier != Tier::Weak || !keep::covered_by_keep(text, c.start, c.end)) {
             accepted.insert(c.start, (c.end, c.kind));
         }
     }
@@ -533,25 +533,30 @@ fn merge(spans: &[Span], extra: &[Span]) -> Vec<Span> {
             _ => p.saturating_add_signed(-shift_after),
         }
     };
-    let mut all: Vec<Span> = spans.to_vec();
-    for e in extra {
-        let mut new = Span {
+    // Both lists are sorted and internally disjoint; merge them, uniting
+    // any overlap (the later pass's kind wins: it saw more context).
+    let mut all: Vec<(Span, bool)> = spans.iter().map(|&s| (s, false)).collect();
+    all.extend(extra.iter().map(|e| {
+        let span = Span {
             start: map(e.start, false),
             end: map(e.end, true),
             kind: e.kind,
         };
-        all.retain(|s| {
-            let overlap = s.start < new.end && new.start < s.end;
-            if overlap {
-                new.start = new.start.min(s.start);
-                new.end = new.end.max(s.end);
+        (span, true)
+    }));
+    all.sort_unstable_by_key(|(s, _)| (s.start, s.end));
+    let mut merged: Vec<(Span, bool)> = Vec::with_capacity(all.len());
+    for (span, is_extra) in all {
+        match merged.last_mut() {
+            Some((last, last_extra)) if span.start < last.end => {
+                last.end = last.end.max(span.end);
+                if is_extra && !*last_extra {
+                    last.kind = span.kind;
+                    *last_extra = true;
+                }
             }
-            !overlap
-        });
-        all.push(new);
+            _ => merged.push((span, is_extra)),
+        }
     }
-    all.sort_unstable_by_key(|s| s.start);
-    all
+    merged.into_iter().map(|(s, _)| s).collect()
 }
-#[cfg(test)]
-mod profile;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// Names longer than this (in bytes, after normalisation) are ignored: they
 /// are not names but pasted text, and would only bloat the automaton.
@@ -17,11 +17,14 @@ const MAX_NAME_LEN: usize = 200;
 /// (`Acme Mobile` -> `acme-mobile`, `acme_mobile`, `acme.mobile`, `acmemobile`).
 const JOINERS: [&str; 5] = [" ", "-", "_", ".", ""];
 
-/// A compiled set of names (operator names and aliases, or sensitive terms).
+/// A compiled set of names (operator names and aliases, or sensitive terms),
+/// optionally with extra keywords found in the same scan (the words that
+/// introduce person names).
 #[derive(Debug, Clone)]
 pub(crate) struct NameMatcher {
     engine: Engine,
-    patterns: usize,
+    /// Patterns `0..names` are name variants; the rest are keywords.
+    names: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -35,65 +38,86 @@ enum Engine {
 
 impl NameMatcher {
     pub(crate) fn new(names: &[String]) -> Self {
+        Self::with_keywords(names, &[])
+    }
+
+    /// `keywords` must already be folded (lower case).
+    pub(crate) fn with_keywords(names: &[String], keywords: &[&str]) -> Self {
         let mut set = BTreeSet::new();
         for name in names {
             add_variants(name, &mut set);
         }
-        let patterns: Vec<String> = set.into_iter().collect();
-        let count = patterns.len();
+        let names = set.len();
+        let mut patterns: Vec<String> = set.into_iter().collect();
+        patterns.extend(keywords.iter().map(|k| k.to_string()));
         let engine = if patterns.is_empty() {
             Engine::Empty
         } else {
+            // A full DFA: fastest to search, and small for a few hundred
+            // short names.
             match AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
-            {
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&patterns)
+                }) {
                 Ok(ac) => Engine::Automaton(ac),
                 Err(_) => Engine::Naive(patterns),
             }
         };
-        NameMatcher {
-            engine,
-            patterns: count,
-        }
+        NameMatcher { engine, names }
     }
 
     pub(crate) fn empty() -> Self {
         NameMatcher {
             engine: Engine::Empty,
-            patterns: 0,
+            names: 0,
         }
     }
 
-    /// Number of compiled spelling variants.
+    /// Number of compiled name spelling variants.
     pub(crate) fn pattern_count(&self) -> usize {
-        self.patterns
+        self.names
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.patterns == 0
+        self.names == 0
     }
 
-    /// Calls `found(start, end)` for every whole-word occurrence (overlapping
-    /// occurrences included). `folded` must be the output of [`fold_into`]
-    /// for `text`.
-    pub(crate) fn find(&self, text: &str, folded: &str, mut found: impl FnMut(usize, usize)) {
+    /// Calls `on_name(start, end)` for every whole-word occurrence of a name
+    /// and `on_keyword(index, start, end)` for every whole-word occurrence of
+    /// a keyword (overlapping occurrences included, in no particular order).
+    /// `folded` must be the output of [`fold_into`] for `text`.
+    pub(crate) fn find(
+        &self,
+        text: &str,
+        folded: &str,
+        mut on_name: impl FnMut(usize, usize),
+        mut on_keyword: impl FnMut(usize, usize, usize),
+    ) {
+        let mut report = |id: usize, start: usize, end: usize| {
+            if whole_word(text, start, end) {
+                if id < self.names {
+                    on_name(start, end);
+                } else {
+                    on_keyword(id - self.names, start, end);
+                }
+            }
+        };
         match &self.engine {
             Engine::Empty => {}
             Engine::Automaton(ac) => {
                 for m in ac.find_overlapping_iter(folded) {
-                    if whole_word(text, m.start(), m.end()) {
-                        found(m.start(), m.end());
-                    }
+                    report(m.pattern().as_usize(), m.start(), m.end());
                 }
             }
             Engine::Naive(patterns) => {
-                for pattern in patterns {
+                for (id, pattern) in patterns.iter().enumerate() {
                     for (start, _) in folded.match_indices(pattern.as_str()) {
-                        let end = start + pattern.len();
-                        if whole_word(text, start, end) {
-                            found(start, end);
-                        }
+                        report(id, start, start + pattern.len());
                     }
                 }
             }
@@ -150,17 +174,30 @@ pub(crate) fn fold_char(c: char) -> char {
 /// exactly `text.len()` bytes and the same character boundaries.
 pub(crate) fn fold_into(text: &str, buf: &mut String) {
     buf.clear();
-    buf.reserve(text.len());
-    if text.is_ascii() {
-        buf.extend(text.bytes().map(|b| {
-            if b.is_ascii_whitespace() {
-                ' '
-            } else {
-                char::from(b.to_ascii_lowercase())
+    buf.push_str(text);
+    buf.make_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if b != b' ' && b.is_ascii_whitespace() {
+                buf.replace_range(i..i + 1, " ");
             }
-        }));
-    } else {
-        buf.extend(text.chars().map(fold_char));
+            i += 1;
+            continue;
+        }
+        // A multi-byte character: fold it in place (same length).
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            i += 1;
+            continue;
+        };
+        let folded = fold_char(c);
+        if folded != c {
+            let mut tmp = [0u8; 4];
+            buf.replace_range(i..i + c.len_utf8(), folded.encode_utf8(&mut tmp));
+        }
+        i += c.len_utf8();
     }
     debug_assert_eq!(buf.len(), text.len());
 }
@@ -261,7 +298,12 @@ mod tests {
         let mut folded = String::new();
         fold_into(text, &mut folded);
         let mut out = Vec::new();
-        m.find(text, &folded, |s, e| out.push(text[s..e].to_string()));
+        m.find(
+            text,
+            &folded,
+            |s, e| out.push(text[s..e].to_string()),
+            |_, _, _| {},
+        );
         out
     }
 
@@ -300,6 +342,26 @@ mod tests {
         assert_eq!(matches(&["Orange"], "orange01-sbc"), ["orange"]);
         assert!(matches(&["O2"], "O23 is not it").is_empty());
         assert_eq!(matches(&["O2"], "O2-UK"), ["O2"]);
+    }
+
+    #[test]
+    fn keywords_are_reported_separately() {
+        let m = NameMatcher::with_keywords(&["Acme".to_string()], &["dr", "engineer"]);
+        let text = "Dr. Acme and the ACME engineer, not the address";
+        let mut folded = String::new();
+        fold_into(text, &mut folded);
+        let mut names = Vec::new();
+        let mut keywords = Vec::new();
+        m.find(
+            text,
+            &folded,
+            |s, e| names.push(&text[s..e]),
+            |id, s, e| keywords.push((id, &text[s..e])),
+        );
+        keywords.sort();
+        assert_eq!(names, ["Acme", "ACME"]);
+        assert_eq!(keywords, [(0, "Dr"), (1, "engineer")]);
+        assert_eq!(m.pattern_count(), 1);
     }
 
     #[test]

@@ -11,8 +11,6 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
 use super::{Found, RedactionKind, Tier};
 
 /// Titles that introduce a name (case-sensitive, optional trailing `.`).
@@ -71,19 +69,55 @@ const ROLES: &[&str] = &[
     "inspector",
 ];
 
-static INTRO: LazyLock<Regex> = LazyLock::new(|| {
-    let titles = TITLES.join("|");
-    let dotted = DOTTED_TITLES.join("|").replace('.', r"\.");
-    let roles = ROLES.join("|");
-    Regex::new(&format!(
-        r"(?-u:\b)(?:{titles})(?-u:\b)\.?|(?-u:\b)(?:{dotted})\.|(?i:(?-u:\b)(?:{roles})s?(?-u:\b))"
-    ))
-    .expect("static regex INTRO is valid")
+/// What an intro word is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Intro {
+    /// Case-sensitive title, optional `.` after it.
+    Title(&'static str),
+    /// Case-sensitive title that includes its `.`.
+    DottedTitle(&'static str),
+    /// Role, any case.
+    Role,
+}
+
+/// The intro words as folded patterns, in keyword-index order.
+static INTROS: LazyLock<Vec<(String, Intro)>> = LazyLock::new(|| {
+    let mut v: Vec<(String, Intro)> = Vec::new();
+    for t in TITLES {
+        v.push((t.to_ascii_lowercase(), Intro::Title(t)));
+    }
+    for t in DOTTED_TITLES {
+        v.push((
+            format!("{}.", t.to_ascii_lowercase()),
+            Intro::DottedTitle(t),
+        ));
+    }
+    for r in ROLES {
+        v.push((r.to_string(), Intro::Role));
+        v.push((format!("{r}s"), Intro::Role));
+    }
+    v
 });
 
-fn is_title(intro: &str) -> bool {
-    let bare = intro.strip_suffix('.').unwrap_or(intro);
-    TITLES.contains(&bare) || DOTTED_TITLES.contains(&bare)
+/// The folded keyword patterns to compile into the operator-name automaton,
+/// so that the words introducing person names are found in the same scan.
+pub(crate) fn intro_keywords() -> Vec<&'static str> {
+    INTROS.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+/// Checks an intro-keyword hit against its case rules; returns the end of
+/// the intro (including a title's `.`) and whether it is a title.
+fn intro_at(text: &str, index: usize, start: usize, end: usize) -> Option<(usize, bool)> {
+    let (_, intro) = INTROS.get(index)?;
+    let word = text.get(start..end)?;
+    match intro {
+        Intro::Title(t) => {
+            let dot = text.get(end..).is_some_and(|r| r.starts_with('.'));
+            (word == *t).then_some((end + usize::from(dot), true))
+        }
+        Intro::DottedTitle(t) => (word.strip_suffix('.') == Some(*t)).then_some((end, true)),
+        Intro::Role => Some((end, false)),
+    }
 }
 
 fn is_role_word(word: &str) -> bool {
@@ -386,13 +420,22 @@ fn strip_possessive(word: &str) -> &str {
         .unwrap_or(word)
 }
 
+/// Longest name word considered, in characters.
+const MAX_WORD_CHARS: usize = 40;
+
 /// One word of the text starting at `pos`: `(word, dotted, end)`.
 fn word_at(text: &str, pos: usize) -> Option<(&str, bool, usize)> {
     let rest = text.get(pos..)?;
-    let len = rest
-        .char_indices()
-        .find(|&(_, c)| !(c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-')))
-        .map_or(rest.len(), |(i, _)| i);
+    let mut len = rest.len();
+    for (n, (i, c)) in rest.char_indices().enumerate() {
+        if !(c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-')) {
+            len = i;
+            break;
+        }
+        if n >= MAX_WORD_CHARS {
+            return None;
+        }
+    }
     if len == 0 {
         return None;
     }
@@ -503,13 +546,19 @@ fn parse_backward(text: &str, pos: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// Finds names introduced by titles and roles.
-pub(crate) fn persons(text: &str, found: &mut Found) {
-    for m in INTRO.find_iter(text) {
-        let intro = m.as_str();
-        let titled = is_title(intro);
+/// How far back from a role the "Jane Doe, our NOC engineer" form is
+/// looked for (bytes).
+const BACKWARD_WINDOW: usize = 120;
+
+/// Finds names introduced by titles and roles. `intros` are the keyword hits
+/// `(keyword index, start, end)` reported by the operator-name automaton.
+pub(crate) fn persons(text: &str, intros: &[(usize, usize, usize)], found: &mut Found) {
+    for &(index, start, end) in intros {
+        let Some((intro_end, titled)) = intro_at(text, index, start, end) else {
+            continue;
+        };
         // Forward: "Dr. Jane Smith", "engineer John Doe", "contact: Jane Doe".
-        let rest = text.get(m.end()..).unwrap_or("");
+        let rest = text.get(intro_end..).unwrap_or("");
         let gap = rest
             .char_indices()
             .take(4)
@@ -522,46 +571,63 @@ pub(crate) fn persons(text: &str, found: &mut Found) {
             } else {
                 gap >= 1 && between.matches([':', ',']).count() <= 1
             };
-            if ok_gap {
-                if let Some((s, e)) = parse_forward(text, m.end() + gap, 1) {
-                    found.redact(s, e, RedactionKind::Person, Tier::Weak);
-                }
-            }
-        }
-        if titled {
-            continue;
-        }
-        // Backward: "Jane Doe, our NOC engineer", "Jane Doe (engineer)".
-        let mut pos = m.start();
-        for _ in 0..3 {
-            let before = text.get(..pos).unwrap_or("").trim_end_matches(' ');
-            let Some(word_start) = before.rfind(' ').map(|i| i + 1) else {
-                break;
-            };
-            let word = &before[word_start..];
-            let (paren, word) = match word.strip_prefix('(') {
-                Some(w) => (true, w),
-                None => (false, word),
-            };
-            if !is_role_modifier(word) {
-                break;
-            }
-            // Keep an opening parenthesis for the check below.
-            pos = word_start + usize::from(paren);
-            if paren {
-                break;
-            }
-        }
-        let before = text.get(..pos).unwrap_or("").trim_end_matches(' ');
-        if let Some(stem) = before
-            .strip_suffix(',')
-            .or_else(|| before.strip_suffix('('))
-            .or_else(|| before.strip_suffix(" -"))
-        {
-            if let Some((s, e)) = parse_backward(text, stem.len()) {
+            if ok_gap && let Some((s, e)) = parse_forward(text, intro_end + gap, 1) {
                 found.redact(s, e, RedactionKind::Person, Tier::Weak);
             }
         }
+        if !titled {
+            backward(text, start, found);
+        }
+    }
+}
+
+/// "Jane Doe, our NOC engineer", "Jane Doe (engineer)": a name before a
+/// comma or parenthesis, then up to three modifier words, then the role
+/// starting at `role_start`.
+fn backward(text: &str, role_start: usize, found: &mut Found) {
+    let mut window_start = role_start.saturating_sub(BACKWARD_WINDOW);
+    while !text.is_char_boundary(window_start) {
+        window_start += 1;
+    }
+    let Some(window) = text.get(window_start..role_start) else {
+        return;
+    };
+    let mut pos = window.len();
+    for _ in 0..3 {
+        let before = window[..pos].trim_end_matches(' ');
+        let Some(word_start) = before.rfind(' ').map(|i| i + 1) else {
+            break;
+        };
+        let word = &before[word_start..];
+        let (paren, word) = match word.strip_prefix('(') {
+            Some(w) => (true, w),
+            None => (false, word),
+        };
+        if !is_role_modifier(word) {
+            break;
+        }
+        // Keep an opening parenthesis for the check below.
+        pos = word_start + usize::from(paren);
+        if paren {
+            break;
+        }
+    }
+    let before = window[..pos].trim_end_matches(' ');
+    let stem = before
+        .strip_suffix(',')
+        .or_else(|| before.strip_suffix('('))
+        .or_else(|| before.strip_suffix(" -"));
+    if let Some(stem) = stem
+        && let Some((s, e)) = parse_backward(window, stem.len())
+        // A name cut by the window edge is not a name.
+        && (s > 0 || window_start == 0)
+    {
+        found.redact(
+            window_start + s,
+            window_start + e,
+            RedactionKind::Person,
+            Tier::Weak,
+        );
     }
 }
 
@@ -574,9 +640,16 @@ mod tests {
     use super::*;
 
     fn names(text: &str) -> Vec<&str> {
+        let matcher = crate::anonymise::names::NameMatcher::with_keywords(&[], &intro_keywords());
+        let mut folded = String::new();
+        crate::anonymise::names::fold_into(text, &mut folded);
+        let mut intros = Vec::new();
+        matcher.find(text, &folded, |_, _| {}, |i, s, e| intros.push((i, s, e)));
         let mut found = Found::default();
-        persons(text, &mut found);
-        found.redact.iter().map(|c| &text[c.start..c.end]).collect()
+        persons(text, &intros, &mut found);
+        let mut v: Vec<&str> = found.redact.iter().map(|c| &text[c.start..c.end]).collect();
+        v.dedup();
+        v
     }
 
     #[test]

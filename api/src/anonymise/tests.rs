@@ -579,3 +579,69 @@ fn corpus_cases() {
     }
     assert!(cases >= 25, "corpus has only {cases} cases");
 }
+
+// ------------------------------------------------- fixed point, robustness ----
+
+#[test]
+fn redaction_that_frees_a_neighbour_is_followed_up() {
+    // "Acme" glued to a number: once the name is gone, the number stands
+    // alone and is a phone number.
+    let out = scrub_with(&["Acme"], &[], "hotline Acme0612345678 today");
+    assert_eq!(out.text, "hotline [OPERATOR][PHONE] today");
+    // A person name hidden behind a sensitive term: the term wins the
+    // overlap, the re-check then finds the name on its own.
+    let out = scrub_with(
+        &[],
+        &["Paris"],
+        "Paris Jane Doe, our engineer, restarted it",
+    );
+    assert_eq!(out.text, "[TERM] [PERSON], our engineer, restarted it");
+    let kinds: Vec<RedactionKind> = out.redactions.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [RedactionKind::Term, RedactionKind::Person]);
+}
+
+#[test]
+fn pathological_inputs_terminate() {
+    let anonymiser = Anonymiser::new(&strings(&["Acme", "Acme Mobile"]));
+    let terms = SensitiveTerms::new(&strings(&["Paris-Nord"]));
+    let inputs = [
+        "1.".repeat(20_000),
+        "engineer,".repeat(5_000),
+        "Dr. ".repeat(5_000),
+        ":".repeat(20_000),
+        "0 ".repeat(20_000),
+        "+".repeat(20_000),
+        "acme".repeat(10_000),
+        "[PHONE".repeat(5_000),
+        "a@".repeat(10_000),
+        "ticket ".repeat(5_000),
+        "9".repeat(50_000),
+        "é".repeat(20_000),
+        "01 ".repeat(20_000),
+        "+33 1".repeat(10_000),
+        format!("http://x/{}", ")".repeat(20_000)),
+        "a.".repeat(20_000),
+        "Acme0612345678 ".repeat(2_000),
+        "Dr. A".repeat(10_000),
+    ];
+    for input in &inputs {
+        let out = anonymiser.scrub(input, &terms);
+        let mut pos = 0;
+        for r in &out.redactions {
+            assert!(r.start >= pos && r.start < r.end && r.end <= input.len());
+            pos = r.end;
+        }
+        let again = anonymiser.scrub(&out.text, &terms);
+        assert_eq!(again.text, out.text);
+    }
+}
+
+#[test]
+fn empty_configuration_still_scrubs_structured_identifiers() {
+    let anonymiser = Anonymiser::default();
+    assert_eq!(anonymiser.operator_pattern_count(), 0);
+    let terms = SensitiveTerms::default();
+    assert!(terms.is_empty());
+    let out = anonymiser.scrub("peer 10.0.0.1 and Dr. Jane Smith", &terms);
+    assert_eq!(out.text, "peer [IP] and Dr. [PERSON]");
+}
