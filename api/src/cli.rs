@@ -264,7 +264,10 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 },
             )?;
             bar.finish_and_clear();
-            println!("reindexed {count} published reports into generation {}", handle.generation());
+            println!(
+                "reindexed {count} published reports into generation {}",
+                handle.generation()
+            );
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Openapi => {

@@ -119,13 +119,22 @@ pub fn anonymise_report(
     cache: &AnonymiserCache,
     conn: &mut DbConnection,
     operator_id: &str,
-    mut content: ReportContent,
+    content: ReportContent,
 ) -> Result<Anonymised, ApiError> {
     let anonymiser = cache.anonymiser(conn)?;
     let terms = cache.terms(conn, operator_id)?;
+    Ok(anonymise_content(&anonymiser, &terms, content))
+}
+
+/// The pure part of the pipeline: every free-text field scrubbed.
+pub fn anonymise_content(
+    anonymiser: &Anonymiser,
+    terms: &SensitiveTerms,
+    mut content: ReportContent,
+) -> Anonymised {
     let mut redactions = Vec::new();
     content.map_text_fields(|field, text| {
-        let scrubbed = anonymiser.scrub(text, &terms);
+        let scrubbed = anonymiser.scrub(text, terms);
         redactions.extend(scrubbed.redactions.into_iter().map(|r| StoredRedaction {
             field: field.to_owned(),
             kind: r.kind,
@@ -135,10 +144,10 @@ pub fn anonymise_report(
         }));
         scrubbed.text
     });
-    Ok(Anonymised {
+    Anonymised {
         content,
         redactions,
-    })
+    }
 }
 
 /// Scrubs one text as `operator_id` would file it (the dry run).

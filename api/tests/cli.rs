@@ -582,21 +582,39 @@ fn import_files_the_corpus_once_and_reports_bad_lines() {
 }
 
 /// A minimal HTTP/1.1 request with an optional bearer token and JSON body.
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some(t) = token {
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     let body = body.unwrap_or("");
-    head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()));
+    head.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
     stream.write_all(head.as_bytes()).expect("write");
     stream.write_all(body.as_bytes()).expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -634,28 +652,45 @@ fn wait_for_total(port: u16, token: &str, expected: u64) -> (u64, usize) {
 /// rebuilt index and keeps following the change log.
 #[test]
 fn index_survives_kill_9_and_reindex_while_serving() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/data/telecom/incidents.jsonl");
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/data/telecom/incidents.jsonl");
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(db) = TestDatabase::create(backend) else { continue };
+        let Some(db) = TestDatabase::create(backend) else {
+            continue;
+        };
         let data = tempfile::tempdir().expect("tempdir");
         let admin = |args: &[&str]| {
             let out = run(with_storage(incidex().arg("admin"), data.path(), &db).args(args));
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
         };
         admin(&["create-operator", "--name", "Demo Mobile", "--json"]);
         let client = admin(&["create-client", "--role", "analyst", "--json"]);
         let import = |file: &Path| {
             let mut cmd = incidex();
-            cmd.arg("import").arg(file).args(["--operator", "Demo Mobile", "--publish"]);
+            cmd.arg("import")
+                .arg(file)
+                .args(["--operator", "Demo Mobile", "--publish"]);
             let out = run(with_storage(&mut cmd, data.path(), &db));
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         import(&corpus);
         let serve = |port: u16| {
             let mut cmd = incidex();
             cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
-            with_storage(&mut cmd, data.path(), &db).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn")
+            with_storage(&mut cmd, data.path(), &db)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn")
         };
         for delay_ms in [0u64, 20, 80] {
             let port = free_port();
@@ -673,15 +708,30 @@ fn index_survives_kill_9_and_reindex_while_serving() {
         assert_eq!(status, 200, "{token}");
         let token: serde_json::Value = serde_json::from_str(&token).expect("json");
         let token = token["access_token"].as_str().expect("token").to_owned();
-        assert_eq!(wait_for_total(port, &token, 32), (32, 32), "all 32 reports, each once ({backend:?})");
+        assert_eq!(
+            wait_for_total(port, &token, 32),
+            (32, 32),
+            "all 32 reports, each once ({backend:?})"
+        );
 
         let out = run(with_storage(incidex().arg("reindex"), data.path(), &db));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 32"));
         // Filed while serving, after the swap: the follower continues in the new generation.
         let extra = data.path().join("extra.jsonl");
-        let first = include_str!("../../schema/data/telecom/incidents.jsonl").lines().next().expect("line");
-        std::fs::write(&extra, first.replacen("\"id\": \"tel-", "\"id\": \"extra-", 1)).expect("write");
+        let first = include_str!("../../schema/data/telecom/incidents.jsonl")
+            .lines()
+            .next()
+            .expect("line");
+        std::fs::write(
+            &extra,
+            first.replacen("\"id\": \"tel-", "\"id\": \"extra-", 1),
+        )
+        .expect("write");
         import(&extra);
         assert_eq!(wait_for_total(port, &token, 33), (33, 33), "({backend:?})");
         // The server really switched: it dropped the old generation.

@@ -402,7 +402,11 @@ fn classify(word: &str, dotted: bool) -> Option<Word> {
         return None;
     }
     let base = strip_possessive(word);
-    if STOP_WORDS.contains(&base) || is_role_word(base) {
+    if STOP_WORDS.contains(&base)
+        || is_role_word(base)
+        || TITLES.contains(&base)
+        || DOTTED_TITLES.contains(&base)
+    {
         return None;
     }
     if base.chars().any(char::is_lowercase) {
@@ -659,6 +663,7 @@ mod tests {
         assert_eq!(names("Mme Marie-Claire DUPONT a"), ["Marie-Claire DUPONT"]);
         assert_eq!(names("Prof. J. van der Berg"), ["J. van der Berg"]);
         assert_eq!(names("Lead Architect John Smith"), ["John Smith"]);
+        assert_eq!(names("their engineer Dr. Jane Smith"), ["Jane Smith"]);
         assert_eq!(names("Prof. J. van Berg said"), ["J. van Berg"]);
         assert_eq!(names("our CEO Łukasz Nowak said"), ["Łukasz Nowak"]);
         assert_eq!(names("contact: Ahmed Benali"), ["Ahmed Benali"]);
