@@ -42,6 +42,24 @@ pub enum Command {
     /// Rebuild the search index from the database aside, then swap it in
     /// (a running server switches to it; search stays online).
     Reindex(ReindexArgs),
+    /// Measure similar incidents and clusters against a labelled corpus,
+    /// loaded into a throwaway registry through the normal code paths.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSON Lines corpus (telecom format, or postmortems with title/summary/text).
+    pub file: PathBuf,
+    /// The field holding the label (e.g. root_cause_category, trigger, danluu_section).
+    #[arg(long)]
+    pub label: String,
+    /// How many similar incidents per report.
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +286,16 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "reindexed {count} published reports into generation {}",
                 handle.generation()
             );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Eval(args) => {
+            telemetry::init(LogFormat::Text, "error");
+            let report = crate::eval::run(&args.file, &args.label, args.k)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{report}");
+            }
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Openapi => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod extract;
 pub mod filing;
 pub mod idempotency;

@@ -750,3 +750,34 @@ fn index_survives_kill_9_and_reindex_while_serving() {
         assert!(wait_exit(&mut child).success());
     }
 }
+
+/// `incidex eval` files a labelled corpus through the registry and scores
+/// similar incidents against a TF-IDF baseline; ours must stay ahead.
+#[test]
+fn eval_scores_the_telecom_corpus_against_the_baseline() {
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/data/telecom/incidents.jsonl");
+    let out =
+        run(incidex()
+            .arg("eval")
+            .arg(&corpus)
+            .args(["--label", "root_cause_category", "--json"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // 32 records, 2 without a root cause.
+    assert_eq!(report["documents"], 30);
+    let ours = report["ours"]["mrr"].as_f64().expect("mrr");
+    let baseline = report["baseline"]["mrr"].as_f64().expect("mrr");
+    assert!(
+        ours > baseline,
+        "similar incidents no better than TF-IDF: {report}"
+    );
+    assert!(
+        report["ours"]["p_at_5"].as_f64() > report["baseline"]["p_at_5"].as_f64(),
+        "{report}"
+    );
+}

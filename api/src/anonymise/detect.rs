@@ -638,6 +638,20 @@ fn trim_last_group(text: &str, start: usize, end: usize) -> Option<usize> {
     Some(start + kept.len())
 }
 
+/// Exactly a date: `2024-03-15`, `15/03/2024`, `15.03.24`.
+fn is_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
+    if parts.len() != 3
+        || !parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    let lens = (parts[0].len(), parts[1].len(), parts[2].len());
+    matches!(lens, (4, 1..=2, 1..=2) | (1..=2, 1..=2, 2 | 4))
+}
+
 /// `05.03.2024`, `06/03/24 10` — a date, possibly followed by more numbers.
 /// A date followed by the *same* separator (`01.02.20.24.56`) is a phone.
 fn starts_with_date(s: &str) -> bool {
@@ -981,7 +995,7 @@ fn ticket_after_keyword(
     let year_like = id.len() == 4 && (id.starts_with("19") || id.starts_with("20")) && digits == 4;
     if digits < 3
         || (loose_word && !marked && (digits < 4 || year_like))
-        || (!marked && is_emergency_number(id))
+        || (!marked && (is_emergency_number(id) || is_date(id)))
         || continues_number(text, end)
     {
         return;
@@ -1014,6 +1028,15 @@ mod tests {
         assert_eq!(classify_digits("89330123456789012345"), Some(K::Iccid));
         assert_eq!(classify_digits("4915123456789"), Some(K::Phone));
         assert_eq!(classify_digits("12345678901234567"), None);
+    }
+
+    #[test]
+    fn dates() {
+        assert!(is_date("2024-03-15"));
+        assert!(is_date("15/03/2024"));
+        assert!(is_date("15.03.24"));
+        assert!(!is_date("2022-07-08-RCI-0042"));
+        assert!(!is_date("4711"));
     }
 
     #[test]

@@ -37,11 +37,17 @@
 //!
 //! # Usage
 //!
-//! ```ignore
+//! ```
+//! use incidex_api::anonymise::{Anonymiser, RedactionKind, SensitiveTerms};
+//!
+//! // Once, from every member operator's names and aliases.
 //! let anonymiser = Anonymiser::new(&["Acme Mobile".into(), "Acme".into()]);
+//! // Once per filer, from its own sensitive terms.
 //! let terms = SensitiveTerms::new(&["Paris-Nord".into()]);
 //! let out = anonymiser.scrub("Acme's SBC at Paris-Nord (10.1.2.3) failed", &terms);
 //! assert_eq!(out.text, "[OPERATOR]'s SBC at [TERM] ([IP]) failed");
+//! assert_eq!(out.redactions[0].kind, RedactionKind::Operator);
+//! assert_eq!(out.redactions[0].original, "Acme");
 //! ```
 
 mod context;

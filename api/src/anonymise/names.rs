@@ -13,6 +13,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 /// are not names but pasted text, and would only bloat the automaton.
 const MAX_NAME_LEN: usize = 200;
 
+/// Up to this many patterns the automaton is built as a full DFA.
+const MAX_DFA_PATTERNS: usize = 2_000;
+
 /// Separators used to generate spelling variants of multi-word names
 /// (`Acme Mobile` -> `acme-mobile`, `acme_mobile`, `acme.mobile`, `acmemobile`).
 const JOINERS: [&str; 5] = [" ", "-", "_", ".", ""];
@@ -53,11 +56,13 @@ impl NameMatcher {
         let engine = if patterns.is_empty() {
             Engine::Empty
         } else {
-            // A full DFA: fastest to search, and small for a few hundred
-            // short names.
+            // A full DFA is the fastest to search and small for a few hundred
+            // short names; beyond that let the library choose (a DFA over
+            // thousands of patterns costs a lot of memory and build time).
+            let kind = (patterns.len() <= MAX_DFA_PATTERNS).then_some(AhoCorasickKind::DFA);
             match AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
+                .kind(kind)
                 .build(&patterns)
                 .or_else(|_| {
                     AhoCorasick::builder()
