@@ -152,6 +152,7 @@ impl Application {
     /// (up to the configured shutdown timeout).
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(address = %self.local_addr, "listening");
+        crate::jobs::start(&self.state);
         self.server.await
     }
 

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod import;
 pub mod indexing;
 pub mod intake;
+pub mod jobs;
 pub mod members;
 pub mod openapi;
 pub mod receipts;
