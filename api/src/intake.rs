@@ -20,13 +20,15 @@ use crate::error::ApiError;
 use crate::views::StoredRedaction;
 
 type Fingerprint = (i64, Option<NaiveDateTime>);
+/// Members registered per country.
+type CountryCounts = Arc<HashMap<String, usize>>;
 
 /// Cached matchers; cheap to share.
 #[derive(Default)]
 pub struct AnonymiserCache {
     operators: Mutex<Option<(Fingerprint, Arc<Anonymiser>)>>,
     terms: Mutex<HashMap<String, (String, Arc<SensitiveTerms>)>>,
-    countries: Mutex<Option<(Fingerprint, Arc<HashMap<String, usize>>)>>,
+    countries: Mutex<Option<(Fingerprint, CountryCounts)>>,
 }
 
 impl std::fmt::Debug for AnonymiserCache {

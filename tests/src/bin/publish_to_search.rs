@@ -10,7 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-async fn token(client: &reqwest::Client, url: &str, id: &str, secret: &str) -> Result<String, String> {
+async fn token(
+    client: &reqwest::Client,
+    url: &str,
+    id: &str,
+    secret: &str,
+) -> Result<String, String> {
     let r: Value = client
         .post(format!("{url}/api/v1/auth/token"))
         .json(&json!({"client_id": id, "client_secret": secret}))
@@ -20,7 +25,10 @@ async fn token(client: &reqwest::Client, url: &str, id: &str, secret: &str) -> R
         .json()
         .await
         .map_err(|e| e.to_string())?;
-    r["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("no token: {r}"))
+    r["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no token: {r}"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -35,7 +43,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 5 {
-        return Err("usage: publish_to_search URL REPORTER_ID REPORTER_SECRET READER_ID READER_SECRET [N]".into());
+        return Err(
+            "usage: publish_to_search URL REPORTER_ID REPORTER_SECRET READER_ID READER_SECRET [N]"
+                .into(),
+        );
     }
     let url = args[0].trim_end_matches('/').to_owned();
     let n: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(50);
@@ -46,7 +57,10 @@ async fn main() -> Result<(), String> {
     for i in 0..n {
         let marker = format!("probe{}x{i}", std::process::id());
         let mut body = incidex_schema::report::report_input_example();
-        body["summary"] = json!(format!("{} Marker {marker}.", body["summary"].as_str().unwrap_or("")));
+        body["summary"] = json!(format!(
+            "{} Marker {marker}.",
+            body["summary"].as_str().unwrap_or("")
+        ));
         let created: Value = client
             .post(format!("{url}/api/v1/reports"))
             .bearer_auth(&reporter)
@@ -57,7 +71,9 @@ async fn main() -> Result<(), String> {
             .json()
             .await
             .map_err(|e| e.to_string())?;
-        let id = created["id"].as_str().ok_or_else(|| format!("create failed: {created}"))?;
+        let id = created["id"]
+            .as_str()
+            .ok_or_else(|| format!("create failed: {created}"))?;
         let published = client
             .post(format!("{url}/api/v1/reports/{id}/publish"))
             .bearer_auth(&reporter)
@@ -70,7 +86,9 @@ async fn main() -> Result<(), String> {
         let start = Instant::now();
         loop {
             let found: Value = client
-                .get(format!("{url}/api/v1/search?q={marker}&facets=false&limit=1"))
+                .get(format!(
+                    "{url}/api/v1/search?q={marker}&facets=false&limit=1"
+                ))
                 .bearer_auth(&reader)
                 .send()
                 .await
