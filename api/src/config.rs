@@ -31,6 +31,7 @@ const ENV_KEYS: &[&str] = &[
     "signing_key_file",
     "ownership_secret",
     "k_anonymity",
+    "recluster_interval_secs",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -79,6 +80,9 @@ pub struct Settings {
     /// A country is shown on shared reports only when at least this many
     /// members are registered in it.
     pub k_anonymity: usize,
+    /// How often the full re-clustering runs (once across replicas); 0
+    /// turns the periodic job off (`incidex recluster` still works).
+    pub recluster_interval_secs: u64,
 }
 
 /// The defaults, as a serialisable layer (secrets are not part of it).
@@ -95,6 +99,7 @@ struct Defaults {
     token_issuer: &'static str,
     token_audience: &'static str,
     k_anonymity: usize,
+    recluster_interval_secs: u64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -114,6 +119,7 @@ impl Default for Defaults {
             token_issuer: "incidex",
             token_audience: "incidex-api",
             k_anonymity: 3,
+            recluster_interval_secs: 6 * 3600,
         }
     }
 }

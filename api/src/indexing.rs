@@ -183,13 +183,11 @@ impl Follower {
                 if let Err(e) = old.finish() {
                     tracing::warn!(error = %e, "closing the old index writer failed");
                 }
-                if let Err(e) = self.handle.remove_stale_generations() {
-                    // Retried on the next step (files may still be closing).
-                    tracing::warn!(error = %e, "old index generation not removed yet");
-                    self.stale = true;
-                }
+                self.stale = true;
             }
-            self.writer = Some((generation, self.handle.current().writer()?));
+            let writer = self.handle.current().writer()?;
+            self.writer = Some((generation, writer));
+            self.remove_stale();
         }
         match self.writer.as_mut() {
             Some((_, w)) => Ok(w),
@@ -197,17 +195,26 @@ impl Follower {
         }
     }
 
+    /// Deletes generations older than the live one once no writer of ours
+    /// is open on them; retried on every step until it succeeds.
+    fn remove_stale(&mut self) {
+        let live = self.handle.generation();
+        if !self.stale || self.writer.as_ref().is_some_and(|(g, _)| *g != live) {
+            return;
+        }
+        match self.handle.remove_stale_generations() {
+            Ok(_) => self.stale = false,
+            Err(e) => tracing::warn!(error = %e, "old index generation not removed yet"),
+        }
+    }
+
     /// Applies up to [`BATCH`] changes and commits them; `Ok` with
     /// `applied == 0` when there was nothing to do.
     pub fn step(&mut self) -> anyhow::Result<Step> {
-        self.handle.adopt_from_disk()?;
-        if self.stale {
-            match self.handle.remove_stale_generations() {
-                Ok(_) => self.stale = false,
-                // Retried on the next step (files may still be closing).
-                Err(e) => tracing::warn!(error = %e, "old index generation not removed yet"),
-            }
+        if self.handle.adopt_from_disk()? {
+            self.stale = true;
         }
+        self.remove_stale();
         let last = self.handle.current().last_committed_seq()?.unwrap_or(0);
         let mut conn = self.pool.get()?;
         let changes = changes::changes_after(&mut conn, last, BATCH)?;

@@ -745,7 +745,29 @@ fn index_survives_kill_9_and_reindex_while_serving() {
             g.sort();
             g
         };
-        assert_eq!(generations(), vec!["gen-2".to_owned()], "({backend:?})");
+        // Removal is retried on every follower step until it succeeds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while generations() != vec!["gen-2".to_owned()] && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let logs: String = std::fs::read_dir(data.path())
+            .expect("data dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("serve-"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .flat_map(|t| {
+                t.lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            generations(),
+            vec!["gen-2".to_owned()],
+            "({backend:?}) server warnings:\n{logs}"
+        );
         signal(&child, "TERM");
         assert!(wait_exit(&mut child).success());
     }

@@ -100,3 +100,72 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     reports
 );
+
+// Clusters and lessons (migration 2026-11-25-000003_clusters_lessons).
+
+diesel::table! {
+    clusters (id) {
+        id -> Text,
+        label -> Text,
+        top_terms -> Text,
+        centroid -> Text,
+        label_basis -> Text,
+        first_seen -> Timestamp,
+        last_seen -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cluster_members (report_id) {
+        report_id -> Text,
+        cluster_id -> Text,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lessons (id) {
+        id -> Text,
+        report_id -> Nullable<Text>,
+        cluster_id -> Nullable<Text>,
+        position -> Integer,
+        text -> Text,
+        category -> Text,
+        source -> Text,
+        report_services -> Text,
+        report_domains -> Text,
+        report_root_cause -> Nullable<Text>,
+        report_trigger -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lesson_endorsements (lesson_id, endorser_key) {
+        lesson_id -> Text,
+        endorser_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recluster_runs (id) {
+        id -> Text,
+        finished_at -> Timestamp,
+        reports -> Integer,
+        clusters -> Integer,
+    }
+}
+
+diesel::joinable!(cluster_members -> reports (report_id));
+diesel::joinable!(cluster_members -> clusters (cluster_id));
+diesel::joinable!(lesson_endorsements -> lessons (lesson_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    clusters,
+    cluster_members,
+    lessons,
+    lesson_endorsements,
+    reports
+);

@@ -14,6 +14,6 @@ mod secrets;
 mod tokens;
 
 pub use keys::{KeyError, RegistryKeys};
-pub use principal::{Admin, AnyRole, Principal, PrincipalKind, Reader, Reporter};
+pub use principal::{Admin, Analyst, AnyRole, Principal, PrincipalKind, Reader, Reporter};
 pub use secrets::{SecretHasher, generate_secret};
 pub use tokens::{Claims, ExternalIssuer, TokenError, TokenService};

@@ -1,5 +1,5 @@
 //! Authentication as extractors: a handler's signature says which role it
-//! needs (`Reporter`, `Reader`, `Admin`, `AnyRole`), so no route can forget
+//! needs (`Reporter`, `Reader`, `Analyst`, `Admin`, `AnyRole`), so no route can forget
 //! to check.
 
 use std::future::Future;
@@ -160,6 +160,10 @@ role_extractor!(
 role_extractor!(
     /// An administrator.
     Admin, "admin", |p| p.role == Role::Admin
+);
+role_extractor!(
+    /// An analyst (registry or member analyst): reads all that is shared, curates.
+    Analyst, "analyst", |p| p.role == Role::Analyst
 );
 
 /// An operator's reporting system, with the operator it acts for.

@@ -231,7 +231,7 @@ pub async fn read(
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn shared_view(
+pub(crate) fn shared_view(
     row: &ReportRow,
     counts: &std::collections::HashMap<String, usize>,
     k: usize,

@@ -14,9 +14,11 @@
 //!   workers (`web::block` / `spawn_blocking`).
 
 pub mod changes;
+pub mod clusters;
 mod connection;
 pub mod idempotency;
 pub mod identity;
+pub mod lessons;
 mod migrate;
 pub mod reports;
 #[cfg(any(test, feature = "test-support"))]

@@ -1,0 +1,317 @@
+//! Cluster rows and cluster assignments.
+//!
+//! Assignments live in the database, so every replica shows the same
+//! clusters: one `cluster_members` row per clustered report (a report is in
+//! at most one cluster). Labels, top terms and centroids are derived data
+//! computed by the API from the indexer's clustering; the label is a cache
+//! valid for the member revisions recorded in `label_basis`.
+//!
+//! Writers serialise on [`lock_assignments`] (the index followers of all
+//! replicas and the full re-clustering); the periodic re-clustering also
+//! takes [`try_lock_recluster`] so only one replica runs it. Both are
+//! transaction-scoped: call them first inside the writing transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
+
+use super::reports::ReportRow;
+use super::{DbConnection, StorageResult};
+use crate::schema::{cluster_members, clusters, recluster_runs, reports};
+
+/// Advisory-lock key serialising cluster assignment writers ("incidexa").
+const ASSIGN_LOCK_KEY: i64 = 0x0069_6e63_6964_6561;
+/// Advisory-lock key of the full re-clustering ("incidexr").
+const RECLUSTER_LOCK_KEY: i64 = 0x0069_6e63_6964_6572;
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clusters)]
+pub struct ClusterRow {
+    pub id: String,
+    pub label: String,
+    /// JSON array of strings.
+    pub top_terms: String,
+    /// JSON of the indexer's `Centroid`.
+    pub centroid: String,
+    /// Hash of the member ids and revisions `label` was computed from.
+    pub label_basis: String,
+    /// Publication time of the earliest member.
+    pub first_seen: NaiveDateTime,
+    /// Publication time of the latest member.
+    pub last_seen: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cluster_members)]
+pub struct MemberRow {
+    pub report_id: String,
+    pub cluster_id: String,
+    pub joined_at: NaiveDateTime,
+}
+
+/// A cluster member with what visibility decisions need (never the content).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct MemberReport {
+    pub cluster_id: String,
+    pub report_id: String,
+    pub status: String,
+    pub tlp: String,
+    pub owner_key: String,
+    pub revision: i32,
+    pub published_at: Option<NaiveDateTime>,
+    pub joined_at: NaiveDateTime,
+}
+
+pub fn insert_cluster(conn: &mut DbConnection, row: &ClusterRow) -> StorageResult<()> {
+    diesel::insert_into(clusters::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces a cluster's columns; `false` when there is no such cluster.
+pub fn update_cluster(conn: &mut DbConnection, row: &ClusterRow) -> StorageResult<bool> {
+    let n = diesel::update(clusters::table.find(&row.id))
+        .set(row)
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn find_cluster(conn: &mut DbConnection, id: &str) -> StorageResult<Option<ClusterRow>> {
+    Ok(clusters::table
+        .find(id)
+        .select(ClusterRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Every cluster, oldest first.
+pub fn all_clusters(conn: &mut DbConnection) -> StorageResult<Vec<ClusterRow>> {
+    Ok(clusters::table
+        .order((clusters::created_at.asc(), clusters::id.asc()))
+        .select(ClusterRow::as_select())
+        .load(conn)?)
+}
+
+/// Clusters by id (any order).
+pub fn clusters_by_id(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<ClusterRow>> {
+    Ok(clusters::table
+        .filter(clusters::id.eq_any(ids))
+        .select(ClusterRow::as_select())
+        .load(conn)?)
+}
+
+/// Deletes a cluster that no member and no lesson refers to any more.
+pub fn delete_cluster(conn: &mut DbConnection, id: &str) -> StorageResult<bool> {
+    Ok(diesel::delete(clusters::table.find(id)).execute(conn)? == 1)
+}
+
+pub fn insert_member(conn: &mut DbConnection, row: &MemberRow) -> StorageResult<()> {
+    diesel::insert_into(cluster_members::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a report from its cluster; `false` when it was in none.
+pub fn delete_member(conn: &mut DbConnection, report_id: &str) -> StorageResult<bool> {
+    Ok(diesel::delete(cluster_members::table.find(report_id)).execute(conn)? == 1)
+}
+
+/// Removes every assignment (the full re-clustering replaces them all).
+pub fn delete_all_members(conn: &mut DbConnection) -> StorageResult<usize> {
+    Ok(diesel::delete(cluster_members::table).execute(conn)?)
+}
+
+pub fn member_of(conn: &mut DbConnection, report_id: &str) -> StorageResult<Option<MemberRow>> {
+    Ok(cluster_members::table
+        .find(report_id)
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Every assignment.
+pub fn all_members(conn: &mut DbConnection) -> StorageResult<Vec<MemberRow>> {
+    Ok(cluster_members::table
+        .order(cluster_members::report_id.asc())
+        .select(MemberRow::as_select())
+        .load(conn)?)
+}
+
+/// The members of every cluster (or of one), with their reports' status,
+/// TLP, owner and revision.
+pub fn member_reports(
+    conn: &mut DbConnection,
+    cluster_id: Option<&str>,
+) -> StorageResult<Vec<MemberReport>> {
+    let mut query = cluster_members::table
+        .inner_join(reports::table)
+        .select((
+            cluster_members::cluster_id,
+            cluster_members::report_id,
+            reports::status,
+            reports::tlp,
+            reports::owner_key,
+            reports::revision,
+            reports::published_at,
+            cluster_members::joined_at,
+        ))
+        .order((cluster_members::cluster_id.asc(), reports::id.asc()))
+        .into_boxed();
+    if let Some(id) = cluster_id {
+        query = query.filter(cluster_members::cluster_id.eq(id.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Published reports in no cluster, oldest publication first, at most `limit`.
+pub fn unassigned_published(conn: &mut DbConnection, limit: i64) -> StorageResult<Vec<ReportRow>> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            cluster_members::table.filter(cluster_members::report_id.eq(reports::id)),
+        )))
+        .order((reports::published_at.asc(), reports::id.asc()))
+        .limit(limit)
+        .select(ReportRow::as_select())
+        .load(conn)?)
+}
+
+/// Assignments of reports that are no longer published (withdrawn).
+pub fn unpublished_members(conn: &mut DbConnection) -> StorageResult<Vec<MemberRow>> {
+    Ok(cluster_members::table
+        .inner_join(reports::table)
+        .filter(reports::status.ne("published"))
+        .select(MemberRow::as_select())
+        .load(conn)?)
+}
+
+/// The published reports of one cluster, by id.
+pub fn published_members(
+    conn: &mut DbConnection,
+    cluster_id: &str,
+) -> StorageResult<Vec<ReportRow>> {
+    Ok(cluster_members::table
+        .inner_join(reports::table)
+        .filter(cluster_members::cluster_id.eq(cluster_id))
+        .filter(reports::status.eq("published"))
+        .order(reports::id.asc())
+        .select(ReportRow::as_select())
+        .load(conn)?)
+}
+
+/// A completed full re-clustering.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = recluster_runs)]
+pub struct ReclusterRun {
+    pub id: String,
+    pub finished_at: NaiveDateTime,
+    pub reports: i32,
+    pub clusters: i32,
+}
+
+pub fn record_run(conn: &mut DbConnection, run: &ReclusterRun) -> StorageResult<()> {
+    diesel::insert_into(recluster_runs::table)
+        .values(run)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The most recent full re-clustering.
+pub fn last_run(conn: &mut DbConnection) -> StorageResult<Option<ReclusterRun>> {
+    Ok(recluster_runs::table
+        .order((recluster_runs::finished_at.desc(), recluster_runs::id.asc()))
+        .select(ReclusterRun::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Takes the write lock for assignments until the surrounding transaction
+/// ends, waiting for another holder. PostgreSQL: a transaction-level
+/// advisory lock. SQLite: a write that changes nothing, which takes the
+/// database's write lock now rather than at the first real write (a
+/// transaction that read first could otherwise fail on a stale snapshot).
+pub fn lock_assignments(conn: &mut DbConnection) -> StorageResult<()> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(ASSIGN_LOCK_KEY)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            diesel::update(clusters::table.filter(clusters::id.eq("")))
+                .set(clusters::label.eq(clusters::label))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// Takes the re-clustering lock until the surrounding transaction ends:
+/// `false` when another replica holds it (PostgreSQL). With `wait`, waits
+/// for it instead. On SQLite, one process serves the database and its write
+/// lock (see [`lock_assignments`]) is enough.
+pub fn lock_recluster(conn: &mut DbConnection, wait: bool) -> StorageResult<bool> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            if wait {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(RECLUSTER_LOCK_KEY)
+                    .execute(pg)?;
+                Ok(true)
+            } else {
+                let row: Locked =
+                    diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                        .bind::<BigInt, _>(RECLUSTER_LOCK_KEY)
+                        .get_result(pg)?;
+                Ok(row.locked)
+            }
+        }
+        DbConnection::Sqlite(_) => Ok(true),
+    }
+}
+
+/// How many published reports are in no cluster.
+pub fn count_unassigned(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            cluster_members::table.filter(cluster_members::report_id.eq(reports::id)),
+        )))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Every published report, oldest publication first (the order the full
+/// clustering takes them in).
+pub fn published_chronological(conn: &mut DbConnection) -> StorageResult<Vec<ReportRow>> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .order((reports::published_at.asc(), reports::id.asc()))
+        .select(ReportRow::as_select())
+        .load(conn)?)
+}
+
+/// Reports by id (any order; unknown ids are left out).
+pub fn reports_by_id(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<ReportRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    // Bounded IN lists: SQLite limits bound parameters per statement.
+    for chunk in ids.chunks(500) {
+        out.extend(
+            reports::table
+                .filter(reports::id.eq_any(chunk))
+                .select(ReportRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
