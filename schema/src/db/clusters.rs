@@ -315,3 +315,11 @@ pub fn reports_by_id(conn: &mut DbConnection, ids: &[String]) -> StorageResult<V
     }
     Ok(out)
 }
+
+/// How many reports (any status) are assigned to a cluster.
+pub fn count_members(conn: &mut DbConnection, cluster_id: &str) -> StorageResult<i64> {
+    Ok(cluster_members::table
+        .filter(cluster_members::cluster_id.eq(cluster_id))
+        .count()
+        .get_result(conn)?)
+}
