@@ -696,7 +696,33 @@ async fn the_whole_development_corpus_reads_back_intact(backend: Backend) {
     );
 }
 
+/// The example in the committed OpenAPI document is a complete, valid filing.
+async fn the_documented_example_files(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let spec: Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("spec");
+    let example = spec["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
+    assert!(
+        example.is_object(),
+        "POST /api/v1/reports documents an example"
+    );
+    let created = w
+        .ok(Method::POST, "/api/v1/reports", &w.a, Some(&example), 201)
+        .await;
+    for key in example.as_object().expect("object").keys() {
+        assert_eq!(created[key], example[key], "{key}");
+    }
+    assert_eq!(created["metrics"]["severity"], "critical");
+    assert_eq!(
+        created["metrics"]["flags"]["emergency_service_affected"],
+        true
+    );
+}
+
 on_both_backends!(
+    the_documented_example_files,
     lifecycle_draft_publish_amend_withdraw,
     only_the_owner_changes_a_report,
     tlp_decides_who_reads,
