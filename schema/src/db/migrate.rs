@@ -52,11 +52,15 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, MigrationE
             Ok(applied)
         }
         DbConnection::Sqlite(sqlite) => {
-            // SQLite serialises writers itself; the migration harness runs
-            // each migration in a transaction.
-            Ok(sqlite
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(versions)?)
+            // One exclusive transaction around the whole run: a second
+            // process waits (busy timeout), then finds nothing pending,
+            // instead of applying the same migration again.
+            sqlite.exclusive_transaction(|sqlite| {
+                sqlite
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(versions)
+                    .map_err(MigrationError::from)
+            })
         }
     }
 }
