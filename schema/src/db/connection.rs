@@ -209,14 +209,32 @@ impl ConnectionManager {
                     ConnectionError::InvalidConnectionUrl("sqlite path is not valid UTF-8".into())
                 })?;
                 let mut conn = SqliteConnection::establish(path)?;
-                // WAL lets readers run beside the writer; FULL keeps every
-                // commit durable; foreign keys are off by default in SQLite.
+                let setup = ConnectionError::CouldntSetupConfiguration;
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = {};",
                     self.sqlite_busy_timeout.as_millis()
                 ))
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                .map_err(setup)?;
+                // WAL lets readers run beside the writer. Switching a new
+                // file to WAL needs a moment alone with it, and SQLite does
+                // not wait for that on its own: retry within the busy timeout.
+                let started = std::time::Instant::now();
+                loop {
+                    match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+                        Ok(()) => break,
+                        Err(e)
+                            if e.to_string().contains("locked")
+                                && started.elapsed() < self.sqlite_busy_timeout =>
+                        {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => return Err(setup(e)),
+                    }
+                }
+                // FULL keeps every commit durable; foreign keys are off by
+                // default in SQLite.
+                conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                    .map_err(setup)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
