@@ -121,6 +121,8 @@ impl Application {
         let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared, true))
             .await
             .context("start-up task failed")??;
+        // Periodic full re-clustering (once per interval across replicas).
+        crate::clustering::start_periodic(state.pool.clone(), settings.recluster_interval_secs);
 
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -209,6 +211,8 @@ fn build_app(
                     .finish()
             }),
         )
+        // The analyst web UI (plain actix routes, not in the OpenAPI document).
+        .configure(crate::ui::configure)
         .default_service(web::to(fallback))
         .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
         .wrap(actix_web::middleware::from_fn(request_id_header))
@@ -338,7 +342,12 @@ fn problem_for_bare_errors<B>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // The web UI answers errors with its own HTML pages.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_html {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -42,6 +42,10 @@ pub enum Command {
     /// Rebuild the search index from the database aside, then swap it in
     /// (a running server switches to it; search stays online).
     Reindex(ReindexArgs),
+    /// Re-cluster every published report now, replacing all cluster
+    /// assignments in one transaction (a server also does it every
+    /// recluster_interval_secs).
+    Recluster(ReclusterArgs),
     /// Measure similar incidents and clusters against a labelled corpus,
     /// loaded into a throwaway registry through the normal code paths.
     Eval(EvalArgs),
@@ -60,6 +64,15 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReclusterArgs {
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +194,11 @@ pub struct ServeArgs {
     /// Log output format [default: json]
     #[arg(long, value_enum, env = "INCIDEX_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Demo mode: into an empty registry, file the telecom corpus as three
+    /// demo operators and create the web user `analyst` (password from
+    /// INCIDEX_DEMO_PASSWORD, else generated and logged once).
+    #[arg(long)]
+    pub demo: bool,
     #[command(flatten)]
     pub storage: StorageArgs,
 }
@@ -217,6 +235,9 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             telemetry::init(settings.log_format, &settings.log_level);
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(settings).await?;
+                if args.demo {
+                    crate::ui::demo::seed_on_start(app.state()).await?;
+                }
                 app.run().await.context("server failed")
             })?;
             tracing::info!("stopped");
@@ -295,6 +316,24 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 print!("{report}");
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Recluster(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            let pool = app::open_database(&settings)?;
+            let mut conn = pool.get().context("cannot connect to the database")?;
+            let summary =
+                crate::clustering::recluster(&mut conn, crate::clustering::ReclusterMode::Now)?
+                    .context("re-clustering did not run")?;
+            if args.json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "re-clustered {} published reports into {} clusters ({} kept their id)",
+                    summary.reports, summary.clusters, summary.kept_ids
+                );
             }
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -70,6 +70,8 @@ pub fn publish_report(
     };
     reports::save_change(conn, &published, ChangeKind::Published, None)?
         .ok_or_else(ApiError::not_found)?;
+    // Its lessons become lesson records (callers run this in one transaction).
+    crate::lessons::sync_report_lessons(conn, &published)?;
     let receipt = receipts::issue(
         keys,
         ReceiptClaims {

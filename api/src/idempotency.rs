@@ -108,7 +108,10 @@ where
     use diesel::Connection;
     let Some(key) = key else {
         let (status, body) = conn
-            .transaction::<_, TxError, _>(|conn| Ok(op(conn)?))
+            .transaction::<_, TxError, _>(|conn| {
+                incidex_schema::db::lock_for_write(conn).map_err(ApiError::from)?;
+                Ok(op(conn)?)
+            })
             .map_err(|e| match e {
                 TxError::Api(e) => e,
                 TxError::KeyTaken => ApiError::internal(anyhow::anyhow!("no key, no conflict")),
@@ -123,6 +126,7 @@ where
         return replay(&row, request_hash);
     }
     let result = conn.transaction::<_, TxError, _>(|conn| {
+        incidex_schema::db::lock_for_write(conn).map_err(ApiError::from)?;
         let (status, body) = op(conn)?;
         let row = IdempotencyRow {
             scope: scope.to_owned(),

@@ -240,6 +240,12 @@ impl Follower {
             }
         }
         writer.commit(through)?;
+        // Cluster assignments follow what the index now holds.
+        crate::clustering::after_index_commit(
+            &mut conn,
+            &self.handle.current(),
+            docs.iter().map(|(id, _)| id.as_str()),
+        );
         Ok(Step {
             applied: docs.len(),
             committed_seq: Some(through),

@@ -18,6 +18,8 @@ use crate::error::{ErrorCode, Problem};
     tags(
         (name = "reports", description = "Filing, amending, publishing and reading incident reports"),
         (name = "search", description = "Full-text search and similar incidents"),
+        (name = "clusters", description = "Clusters of similar incidents and the lessons curated for them"),
+        (name = "lessons", description = "Lessons learned: query, facets and endorsements"),
         (name = "anonymisation", description = "The filer's sensitive terms and an anonymisation dry run"),
         (name = "auth", description = "Tokens and the registry's public keys"),
         (name = "admin", description = "Operators, API clients and users (admin role)"),

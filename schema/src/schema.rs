@@ -110,6 +110,7 @@ diesel::table! {
         top_terms -> Text,
         centroid -> Text,
         label_basis -> Text,
+        shared_labels -> Text,
         first_seen -> Timestamp,
         last_seen -> Timestamp,
         created_at -> Timestamp,

@@ -12,9 +12,13 @@
 #   BACKENDS="postgres sqlite"
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres   the PostgreSQL server (trust auth)
 #   BENCH_DB=incidex_bench   created fresh, dropped afterwards
-#   PGBENCH_FILING=1   also run a pgbench script issuing the same statements as
-#                      one filing (0 to skip)
+#   PGBENCH=1          measure PostgreSQL with pgbench too (0 to skip, e.g. for sweeps)
+#   PGBENCH_FILING=1   also run pgbench scripts issuing the SQL of one filing:
+#                      as incidex sends it today, a leaner proposal, and the lean
+#                      SQL as one transaction (tests/bench/pgbench-filing*.sql; 0 to skip)
 #   LOADGEN_ARGS=""    extra loadgen flags, e.g. "--no-idempotency-key"
+#   PROFILE=1          record a system-wide perf profile during each loadgen run
+#                      (perf-<backend>.txt in RESULTS_DIR; figures are then lower)
 #   SKIP_BUILD=1       use the existing binaries in BIN_DIR
 #   BIN_DIR=DIR        where incidex and loadgen are [target/release]
 #   RESULTS_DIR=DIR    where logs and results go [a new /tmp/incidex-bench.* dir]
@@ -35,6 +39,7 @@ export PGHOST=${PGHOST:-127.0.0.1}
 export PGPORT=${PGPORT:-5432}
 export PGUSER=${PGUSER:-postgres}
 BENCH_DB=${BENCH_DB:-incidex_bench}
+PGBENCH=${PGBENCH:-1}
 PGBENCH_FILING=${PGBENCH_FILING:-1}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 RESULTS_DIR=${RESULTS_DIR:-$(mktemp -d /tmp/incidex-bench.XXXXXX)}
@@ -43,6 +48,7 @@ mkdir -p "$RESULTS_DIR"
 BIN_DIR=${BIN_DIR:-$ROOT/target/release}
 INCIDEX=$BIN_DIR/incidex
 LOADGEN=$BIN_DIR/loadgen
+BENCH_SQL=$ROOT/tests/bench
 CLK_TCK=$(getconf CLK_TCK)
 
 die() {
@@ -59,11 +65,15 @@ need() {
 need cargo "install Rust (https://rustup.rs)"
 need jq "apt-get install -y jq"
 need curl "apt-get install -y curl"
+need ss "apt-get install -y iproute2"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time is missing: apt-get install -y time"
+[[ ${PROFILE:-0} != 1 ]] || need perf "apt-get install -y linux-perf"
 case " $BACKENDS " in
 *" postgres "*)
     need psql "apt-get install -y postgresql-client"
     need pg_isready "apt-get install -y postgresql-client"
-    need pgbench "apt-get install -y postgresql-contrib (pgbench ships with it on Debian)"
+    [[ ${PGBENCH:-1} != 1 ]] ||
+        need pgbench "apt-get install -y postgresql-contrib (pgbench ships with it on Debian)"
     pg_isready -q -h "$PGHOST" -p "$PGPORT" ||
         die "PostgreSQL is not accepting connections on $PGHOST:$PGPORT"
     psql -X -q -d postgres -Atc 'select 1' >/dev/null ||
@@ -141,12 +151,29 @@ pid_ticks() {
 
 postgres_pids() { ps -C postgres -o pid= 2>/dev/null | tr -d ' ' || true; }
 
+# "pid ticks" lines for every PostgreSQL process.
+postgres_ticks_by_pid() {
+    local pid
+    for pid in $(postgres_pids); do echo "$pid $(pid_ticks "$pid")"; done
+}
+
+# CPU jiffies PostgreSQL spent between two postgres_ticks_by_pid snapshots;
+# a backend started in between (the pool connects lazily) counts whole.
+postgres_ticks_between() { # before-file after-file
+    awk 'NR == FNR { before[$1] = $2; next } { sum += $2 - ($1 in before ? before[$1] : 0) }
+        END { print sum + 0 }' "$1" "$2"
+}
+
 # --- pgbench -----------------------------------------------------------------
 
 PGBENCH_INSERT_TPS=
 PGBENCH_INSERT_LAT=
 PGBENCH_FILING_TPS=
 PGBENCH_FILING_LAT=
+PGBENCH_LEAN_TPS=
+PGBENCH_LEAN_LAT=
+PGBENCH_ONESHOT_TPS=
+PGBENCH_ONESHOT_LAT=
 
 pgbench_run() { # name script -> sets REPLY to "tps latency_ms"
     local name=$1 script=$2 out=$RESULTS_DIR/pgbench-$1.txt
@@ -167,74 +194,20 @@ pgbench_run() { # name script -> sets REPLY to "tps latency_ms"
 }
 
 run_pgbench() {
-    psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" >/dev/null <<'SQL'
-CREATE SCHEMA bench_scratch;
--- plain single-row insert
-CREATE TABLE bench_scratch.single_insert (
-    id BIGSERIAL PRIMARY KEY,
-    payload TEXT NOT NULL,
-    created_at TIMESTAMP NOT NULL DEFAULT now()
-);
--- the filing's tables, same shape as incidex's own (profiling aid)
-CREATE TABLE bench_scratch.operators (id TEXT PRIMARY KEY, name TEXT NOT NULL, sensitive_terms TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
-CREATE TABLE bench_scratch.clients (id TEXT PRIMARY KEY, operator_id TEXT, role TEXT NOT NULL, secret_hash TEXT NOT NULL, expires_at TIMESTAMP, revoked_at TIMESTAMP);
-CREATE TABLE bench_scratch.reports (id TEXT PRIMARY KEY, owner_key TEXT NOT NULL, status TEXT NOT NULL, tlp TEXT NOT NULL, revision INTEGER NOT NULL, content TEXT NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, published_at TIMESTAMP);
-CREATE INDEX ON bench_scratch.reports (owner_key, status);
-CREATE INDEX ON bench_scratch.reports (status, published_at);
-CREATE TABLE bench_scratch.changes (seq BIGSERIAL PRIMARY KEY, report_id TEXT NOT NULL REFERENCES bench_scratch.reports (id), kind TEXT NOT NULL, revision INTEGER NOT NULL, changed_at TIMESTAMP NOT NULL);
-CREATE INDEX ON bench_scratch.changes (report_id);
-CREATE TABLE bench_scratch.revisions (report_id TEXT NOT NULL REFERENCES bench_scratch.reports (id), revision INTEGER NOT NULL, content TEXT NOT NULL, redactions TEXT NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY (report_id, revision));
-CREATE TABLE bench_scratch.idem (scope TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL, response_status INTEGER NOT NULL, response_body TEXT NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY (scope, idem_key));
-INSERT INTO bench_scratch.operators VALUES ('op_bench', 'Bench Mobile', '[]', now());
-INSERT INTO bench_scratch.clients VALUES ('ic_bench', 'op_bench', 'reporter', repeat('h', 97), NULL, NULL);
-SQL
-    cat >"$RESULTS_DIR/pgbench-insert.sql" <<'SQL'
-INSERT INTO bench_scratch.single_insert (payload) VALUES ('an anonymised outage report, filed by a member operator');
-SQL
-    pgbench_run insert "$RESULTS_DIR/pgbench-insert.sql"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$BENCH_DB" -f "$BENCH_SQL/pgbench-setup.sql" >/dev/null
+    pgbench_run insert "$BENCH_SQL/pgbench-insert.sql"
     read -r PGBENCH_INSERT_TPS PGBENCH_INSERT_LAT <<<"$REPLY"
-
     if [[ $PGBENCH_FILING == 1 ]]; then
-        # The statements incidex issues for one filing with Idempotency-Keys
-        # (create + publish, diesel's nested transactions as savepoints), with
-        # a ~3 KB content column: two pgbench "transactions" are one filing.
-        cat >"$RESULTS_DIR/pgbench-filing.sql" <<'SQL'
-\set n random(1, 1000000000)
-SELECT gen_random_uuid()::text AS rid, md5(random()::text) AS k1, md5(random()::text) AS k2, (SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 96) g) AS content \gset
--- POST /api/v1/reports
-SELECT id, operator_id, role, secret_hash, expires_at, revoked_at FROM bench_scratch.clients WHERE id = 'ic_bench';
-SELECT * FROM bench_scratch.idem WHERE scope = 'scope' AND idem_key = :k1;
-BEGIN;
-SELECT count(*), max(created_at) FROM bench_scratch.operators;
-SELECT * FROM bench_scratch.operators WHERE id = 'op_bench';
-SAVEPOINT s1;
-SAVEPOINT s2;
-INSERT INTO bench_scratch.reports VALUES (:rid, 'owner', 'draft', 'clear', 1, :content, now(), now(), NULL);
-INSERT INTO bench_scratch.changes (report_id, kind, revision, changed_at) VALUES (:rid, 'created', 1, now()) RETURNING seq;
-RELEASE SAVEPOINT s2;
-INSERT INTO bench_scratch.revisions VALUES (:rid, 1, :content, '[]', now());
-RELEASE SAVEPOINT s1;
-INSERT INTO bench_scratch.idem VALUES ('scope', :k1, 'hash', 201, :content, now());
-COMMIT;
--- POST /api/v1/reports/{id}/publish
-SELECT id, operator_id, role, secret_hash, expires_at, revoked_at FROM bench_scratch.clients WHERE id = 'ic_bench';
-SELECT * FROM bench_scratch.idem WHERE scope = 'scope' AND idem_key = :k2;
-BEGIN;
-SELECT * FROM bench_scratch.reports WHERE id = :rid;
-SAVEPOINT s1;
-SAVEPOINT s2;
-UPDATE bench_scratch.reports SET status = 'published', published_at = now(), updated_at = now() WHERE id = :rid;
-INSERT INTO bench_scratch.changes (report_id, kind, revision, changed_at) VALUES (:rid, 'published', 1, now()) RETURNING seq;
-RELEASE SAVEPOINT s2;
-RELEASE SAVEPOINT s1;
-INSERT INTO bench_scratch.idem VALUES ('scope', :k2, 'hash', 200, :content, now());
-COMMIT;
-SQL
-        pgbench_run filing "$RESULTS_DIR/pgbench-filing.sql"
+        # One pgbench transaction = the SQL of one filing (create + publish).
+        pgbench_run filing "$BENCH_SQL/pgbench-filing.sql"
         read -r PGBENCH_FILING_TPS PGBENCH_FILING_LAT <<<"$REPLY"
+        pgbench_run filing-lean "$BENCH_SQL/pgbench-filing-lean.sql"
+        read -r PGBENCH_LEAN_TPS PGBENCH_LEAN_LAT <<<"$REPLY"
+        pgbench_run filing-oneshot "$BENCH_SQL/pgbench-filing-oneshot.sql"
+        read -r PGBENCH_ONESHOT_TPS PGBENCH_ONESHOT_LAT <<<"$REPLY"
     fi
-    psql -X -q -d "$BENCH_DB" -c 'DROP SCHEMA bench_scratch CASCADE' >/dev/null
-    psql -X -q -d "$BENCH_DB" -c 'CHECKPOINT' >/dev/null 2>&1 || true
+    psql -X -q -d "$BENCH_DB" -c 'SET client_min_messages = warning' \
+        -c 'DROP SCHEMA bench_scratch CASCADE' >/dev/null
 }
 
 # --- one incidex run ---------------------------------------------------------
@@ -265,6 +238,8 @@ run_backend() {
             die "incidex serve ($backend) exited during start-up (log: $log)"
         }
         addr=$(jq -R -r 'fromjson? | select(.message == "listening") | .address' "$log" | head -1)
+        # (with a log level above info there is no such line: ask the kernel)
+        [[ -n $addr ]] || addr=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$SERVER_PID," 'index($0, p) {print $4; exit}')
         [[ -n $addr ]] && break
         sleep 0.1
     done
@@ -289,14 +264,18 @@ run_backend() {
     curl -fsS -o /dev/null "$url/readyz" || die "incidex ($backend) is not ready at $url/readyz"
 
     # CPU accounting over the loadgen run: machine, server, PostgreSQL, loadgen.
-    local m0 m1 s0 s1 p0 p1 pg_pids lg_cpu rc=0
+    local m0 m1 s0 s1 pg lg_cpu rc=0
     read -r -a m0 < <(machine_ticks)
     s0=$(pid_ticks "$SERVER_PID")
-    pg_pids=$(postgres_pids)
-    # shellcheck disable=SC2086
-    p0=$(pid_ticks $pg_pids)
+    postgres_ticks_by_pid >"$RESULTS_DIR/pg-ticks-before"
 
     out=$RESULTS_DIR/loadgen-$backend.txt
+    local perf_pid=
+    if [[ ${PROFILE:-0} == 1 ]]; then
+        perf record -a -F "${PERF_FREQ:-499}" -o "$RESULTS_DIR/perf-$backend.data" \
+            >"$RESULTS_DIR/perf-$backend.record.log" 2>&1 &
+        perf_pid=$!
+    fi
     log "loadgen: concurrency $CONCURRENCY, warm-up ${WARMUP}s, ${DURATION}s against $url"
     # shellcheck disable=SC2086
     /usr/bin/time -f '%U %S' -o "$RESULTS_DIR/loadgen-$backend.cpu" \
@@ -305,9 +284,33 @@ run_backend() {
         --label "$backend" $LOADGEN_ARGS | tee "$out" || rc=$?
 
     read -r -a m1 < <(machine_ticks)
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        local data=$RESULTS_DIR/perf-$backend.data
+        {
+            echo "### whole machine, by process"
+            # "comm pid/tid" per sample; a process is named after its main thread.
+            perf script -i "$data" -F pid,tid,comm 2>/dev/null |
+                awk -v srv="$SERVER_PID" '{ split($NF, id, "/"); $NF = ""; n++; c[id[1]]++
+                       if (id[1] == id[2] || !(id[1] in name)) name[id[1]] = $0 }
+                     END { name[srv] = "incidex serve"
+                           for (p in c) printf "%6.2f%%  %-8s %s\n", 100 * c[p] / n, p, name[p] }' |
+                sort -rn | head -25
+            echo "### incidex server (pid $SERVER_PID), by thread name (% of all samples)"
+            perf report -i "$data" --stdio --pid "$SERVER_PID" --sort comm,dso 2>/dev/null | grep -v '^#' | grep .
+            echo "### incidex server, hottest symbols"
+            perf report -i "$data" --stdio --pid "$SERVER_PID" --sort comm,dso,sym \
+                --percent-limit 0.2 2>/dev/null | grep -v '^#' | grep .
+            echo "### whole machine, hottest symbols"
+            perf report -i "$data" --stdio --sort comm,dso,sym --percent-limit 0.3 2>/dev/null |
+                grep -v '^#' | grep .
+        } >"$RESULTS_DIR/perf-$backend.txt"
+        echo "   perf profile: $RESULTS_DIR/perf-$backend.txt" >&2
+    fi
     s1=$(pid_ticks "$SERVER_PID")
-    # shellcheck disable=SC2086
-    p1=$(pid_ticks $pg_pids)
+    postgres_ticks_by_pid >"$RESULTS_DIR/pg-ticks-after"
+    pg=$(postgres_ticks_between "$RESULTS_DIR/pg-ticks-before" "$RESULTS_DIR/pg-ticks-after")
     lg_cpu=$(tail -1 "$RESULTS_DIR/loadgen-$backend.cpu" 2>/dev/null | awk '{print $1 + $2}')
 
     stop_server
@@ -324,7 +327,7 @@ run_backend() {
     local filings
     filings=$(jq -r '.filings + .warmup_filings + .failed' <<<"$json")
     CPU_NOTE[$backend]=$(awk -v busy="$busy" -v total="$total" -v srv=$((s1 - s0)) \
-        -v pg=$((p1 - p0)) -v lg="$lg_cpu" -v hz="$CLK_TCK" -v n="$filings" -v be="$backend" 'BEGIN {
+        -v pg="$pg" -v lg="$lg_cpu" -v hz="$CLK_TCK" -v n="$filings" -v be="$backend" 'BEGIN {
         if (n == 0) n = 1
         printf "machine CPU busy %.0f%%; CPU per filing: incidex %.0f us, postgres %.0f us, loadgen %.0f us, rest of machine %.0f us",
             100 * busy / (total ? total : 1), 1e6 * srv / hz / n, (be == "postgres" ? 1e6 * pg / hz / n : 0),
@@ -359,7 +362,7 @@ for backend in $BACKENDS; do
             "commit_delay=$(psql -X -d postgres -Atc 'SHOW commit_delay')" \
             "shared_buffers=$(psql -X -d postgres -Atc 'SHOW shared_buffers')" |
             tee -a "$RESULTS_DIR/environment.txt" >&2
-        run_pgbench
+        [[ $PGBENCH == 1 ]] && run_pgbench
         run_backend postgres
         drop_bench_db
     else
@@ -389,9 +392,13 @@ done
             "$PGBENCH_INSERT_TPS" "avg $PGBENCH_INSERT_LAT" "" "" "" 0
     fi
     if [[ -n $PGBENCH_FILING_TPS ]]; then
-        printf '%-28s %12.1f %9s %9s %9s %9s %8s\n' "pgbench filing statements" \
-            "$(awk -v t="$PGBENCH_FILING_TPS" 'BEGIN{print t}')" "avg $PGBENCH_FILING_LAT" "" "" "" 0
-        echo "  (pgbench filing statements: one transaction = create + publish, the SQL incidex sends for one filing)"
+        printf '%-28s %12.1f %9s %9s %9s %9s %8s\n' "pgbench filing SQL (today)" \
+            "$PGBENCH_FILING_TPS" "avg $PGBENCH_FILING_LAT" "" "" "" 0
+        printf '%-28s %12.1f %9s %9s %9s %9s %8s\n' "pgbench filing SQL (lean)" \
+            "$PGBENCH_LEAN_TPS" "avg $PGBENCH_LEAN_LAT" "" "" "" 0
+        printf '%-28s %12.1f %9s %9s %9s %9s %8s\n' "pgbench filing SQL (1 tx)" \
+            "$PGBENCH_ONESHOT_TPS" "avg $PGBENCH_ONESHOT_LAT" "" "" "" 0
+        echo "  (pgbench filing SQL: one transaction = the statements of one create + publish; see tests/bench/pgbench-filing*.sql)"
     fi
     for backend in $BACKENDS; do
         [[ -n ${CPU_NOTE[$backend]:-} ]] && echo "incidex/$backend: ${CPU_NOTE[$backend]}"

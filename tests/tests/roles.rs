@@ -16,6 +16,7 @@ fn allowed() -> BTreeMap<(&'static str, &'static str), &'static [Role]> {
     const ADMIN: &[Role] = &[Admin];
     const REPORTER: &[Role] = &[Reporter];
     const READERS: &[Role] = &[Reporter, Analyst];
+    const ANALYST: &[Role] = &[Analyst];
     BTreeMap::from([
         (("GET", "/api/v1/admin/clients"), ADMIN),
         (("POST", "/api/v1/admin/clients"), ADMIN),
@@ -25,6 +26,11 @@ fn allowed() -> BTreeMap<(&'static str, &'static str), &'static [Role]> {
         (("GET", "/api/v1/admin/users"), ADMIN),
         (("POST", "/api/v1/admin/users"), ADMIN),
         (("POST", "/api/v1/anonymise"), REPORTER),
+        (("GET", "/api/v1/clusters"), READERS),
+        (("GET", "/api/v1/clusters/{id}"), READERS),
+        (("POST", "/api/v1/clusters/{id}/lessons"), ANALYST),
+        (("GET", "/api/v1/lessons"), READERS),
+        (("POST", "/api/v1/lessons/{id}/endorse"), REPORTER),
         (("GET", "/api/v1/operators/me/sensitive-terms"), REPORTER),
         (("PUT", "/api/v1/operators/me/sensitive-terms"), REPORTER),
         (("GET", "/api/v1/reports"), READERS),
@@ -56,6 +62,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             Some(json!({"text": "core outage"}))
         }
         ("PUT", "/api/v1/operators/me/sensitive-terms") => Some(json!(["Site A"])),
+        ("POST", "/api/v1/clusters/{id}/lessons") => Some(json!({"text": "Stage changes."})),
         ("POST", "/api/v1/reports") | ("PUT", _) => {
             Some(incidex_schema::report::report_input_example())
         }

@@ -6,7 +6,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub mod admin;
 pub mod anonymise;
 pub mod auth;
+pub mod clusters;
 pub mod health;
+pub mod lessons;
 pub mod reports;
 pub mod search;
 
@@ -39,5 +41,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(search::similar_to_text)
         .service(anonymise::anonymise)
         .service(anonymise::get_terms)
-        .service(anonymise::put_terms);
+        .service(anonymise::put_terms)
+        .service(clusters::list)
+        .service(clusters::read)
+        .service(clusters::add_lesson)
+        .service(lessons::list)
+        .service(lessons::endorse);
 }

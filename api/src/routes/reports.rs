@@ -365,6 +365,8 @@ fn save_content(
         Some(&redactions_json(&anonymised.redactions)),
     )?
     .ok_or_else(ApiError::not_found)?;
+    // An amended published report's lesson records follow its new content.
+    crate::lessons::sync_report_lessons(conn, &updated)?;
     Ok(OwnedReport {
         report: OwnerReport::from_row(&updated)?,
         redactions: anonymised.redactions,
@@ -402,6 +404,7 @@ pub async fn replace(
     let out = db(&state, move |conn| {
         use diesel::Connection;
         conn.transaction(|conn| {
+            incidex_schema::db::lock_for_write(conn)?;
             let row = owned(conn, &id, &owner)?;
             save_content(&st, conn, &reporter.operator_id, row, content)
         })
@@ -441,6 +444,7 @@ pub async fn edit(
     let out = db(&state, move |conn| {
         use diesel::Connection;
         conn.transaction(|conn| {
+            incidex_schema::db::lock_for_write(conn)?;
             let row = owned(conn, &id, &owner)?;
             let current = crate::views::content_of(&row)?;
             let content = apply_patch(current.as_input(), &patch)?.validate()?;
@@ -520,6 +524,7 @@ pub async fn withdraw(
     let out = db(&state, move |conn| {
         use diesel::Connection;
         conn.transaction(|conn| {
+            incidex_schema::db::lock_for_write(conn)?;
             let row = owned(conn, &id, &owner)?;
             if row.status == ReportStatus::Withdrawn.as_str() {
                 return Err(ApiError::new(
@@ -534,6 +539,8 @@ pub async fn withdraw(
             };
             reports::save_change(conn, &withdrawn, ChangeKind::Withdrawn, None)?
                 .ok_or_else(ApiError::not_found)?;
+            // Withdrawn: its lesson records go too.
+            crate::lessons::sync_report_lessons(conn, &withdrawn)?;
             OwnerReport::from_row(&withdrawn)
         })
     })

@@ -66,7 +66,12 @@ pub fn stacked_bars(title: &str, x_labels: &[String], series: &[Series]) -> Stri
     let plot_h = 220.0;
     let n = x_labels.len().max(1);
     let totals: Vec<u64> = (0..n)
-        .map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0)).sum())
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.values.get(i).copied().unwrap_or(0))
+                .sum()
+        })
         .collect();
     let (top, step) = ticks(totals.iter().copied().max().unwrap_or(0));
     let plot_w = W - LEFT - RIGHT;
@@ -285,7 +290,10 @@ mod tests {
                 values: vec![3],
             }],
         );
-        assert!(svg.contains("t&lt;1&gt;") && svg.contains("a&amp;b"), "{svg}");
+        assert!(
+            svg.contains("t&lt;1&gt;") && svg.contains("a&amp;b"),
+            "{svg}"
+        );
         assert!(!svg.contains("style="));
         assert!(histogram("h", &[("<1h".into(), 2)]).contains("&lt;1h"));
         assert!(duration_strip("d", &[30, 600, 5000]).contains("<circle"));

@@ -69,12 +69,15 @@ pub fn seed(state: &AppState, password: Option<String>) -> anyhow::Result<DemoSe
                 .validate()
                 .map_err(|e| anyhow::anyhow!("demo corpus record {}: {e:?}", record.id))?;
             let owner = owner_key(&state.keys, operator);
-            let filed = file_report(&state.members, &mut conn, operator, &owner, content)
-                .map_err(|e| anyhow::anyhow!("cannot file {}: {}", record.id, e.problem().detail))?;
+            let filed =
+                file_report(&state.members, &mut conn, operator, &owner, content).map_err(|e| {
+                    anyhow::anyhow!("cannot file {}: {}", record.id, e.problem().detail)
+                })?;
             let row = reports::find_report(&mut conn, &filed.report.id)?
                 .context("filed report vanished")?;
-            publish_report(&state.keys, &state.settings.token_issuer, &mut conn, row)
-                .map_err(|e| anyhow::anyhow!("cannot publish {}: {}", record.id, e.problem().detail))?;
+            publish_report(&state.keys, &state.settings.token_issuer, &mut conn, row).map_err(
+                |e| anyhow::anyhow!("cannot publish {}: {}", record.id, e.problem().detail),
+            )?;
             outcome.published += 1;
         }
         state.reports_changed();
@@ -93,9 +96,47 @@ pub fn seed(state: &AppState, password: Option<String>) -> anyhow::Result<DemoSe
                 password: password.clone(),
             },
         )
-        .map_err(|e| anyhow::anyhow!("cannot create the demo user: {e}"))?;
+        .map_err(|e| match e {
+            members::MemberError::Invalid(errors) => anyhow::anyhow!(
+                "cannot create the demo user: {}",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            other => anyhow::anyhow!("cannot create the demo user: {other}"),
+        })?;
         outcome.user_created = true;
         outcome.generated_password = generated.then_some(password);
     }
     Ok(outcome)
+}
+
+/// `serve --demo`: seeds off the async workers and logs what it did; a
+/// generated password is logged once, here.
+pub async fn seed_on_start(state: &AppState) -> anyhow::Result<()> {
+    // Read at the edge, deliberately not a setting: it only matters here.
+    let password = std::env::var("INCIDEX_DEMO_PASSWORD").ok();
+    let st = state.clone();
+    let outcome = actix_web::rt::task::spawn_blocking(move || seed(&st, password))
+        .await
+        .context("demo seeding task failed")??;
+    tracing::info!(newly_published = outcome.published, "demo registry ready");
+    match (&outcome.generated_password, outcome.user_created) {
+        (Some(password), _) => tracing::info!(
+            username = DEMO_USER,
+            password = %password,
+            "demo analyst created; sign in at /login with this password (shown only now)"
+        ),
+        (None, true) => tracing::info!(
+            username = DEMO_USER,
+            "demo analyst created with the password from INCIDEX_DEMO_PASSWORD"
+        ),
+        (None, false) => tracing::info!(
+            username = DEMO_USER,
+            "demo analyst already exists; its password is unchanged"
+        ),
+    }
+    Ok(())
 }

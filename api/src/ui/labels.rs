@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use incidex_schema::report::{
-    Asset, NetworkDomain, OperatorType, Region, RootCauseCategory, Scope, Service, Severity,
-    Tlp, Trigger,
+    Asset, NetworkDomain, OperatorType, Region, RootCauseCategory, Scope, Service, Severity, Tlp,
+    Trigger,
 };
 
 fn via<T: FromStr + Copy>(slug: &str, label: fn(T) -> &'static str) -> Option<String> {

@@ -92,7 +92,11 @@ fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
 }
 
 /// `POST /login`: username, password, csrf, next.
-pub async fn submit(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let fields = form_fields(&body);
     if !csrf_ok(
         &state,
@@ -192,10 +196,18 @@ pub async fn confirm(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 }
 
 /// `POST /logout` with the CSRF token: ends the session.
-pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let fields = form_fields(&body);
     let subject = match req.cookie(SESSION_COOKIE) {
-        Some(c) => state.tokens.validate(c.value()).ok().map(|claims| claims.sub),
+        Some(c) => state
+            .tokens
+            .validate(c.value())
+            .ok()
+            .map(|claims| claims.sub),
         None => None,
     };
     let Some(subject) = subject else {

@@ -14,8 +14,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 pub mod charts;
+mod clusters;
 pub mod demo;
 mod labels;
+mod lessons;
 mod login;
 mod report;
 mod search;
@@ -42,9 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(search::page))
         .route("/reports/{id}", web::get().to(report::page))
         .route("/trends", web::get().to(trends::page))
-        .route("/clusters", web::get().to(coming_later))
-        .route("/clusters/{id}", web::get().to(coming_later))
-        .route("/lessons", web::get().to(coming_later))
+        .route("/clusters", web::get().to(clusters::list))
+        .route("/clusters/{id}", web::get().to(clusters::page))
+        .route(
+            "/clusters/{id}/lessons",
+            web::post().to(clusters::add_lesson),
+        )
+        .route("/lessons", web::get().to(lessons::page))
         .route("/digests", web::get().to(coming_later))
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
@@ -164,24 +170,17 @@ pub fn internal_error(chrome: Chrome, error: &crate::error::ApiError) -> HttpRes
     )
 }
 
-/// Pages whose data is not served yet (clusters, lessons, digests).
+/// Pages whose data is not served yet (digests).
 async fn coming_later(req: HttpRequest, state: web::Data<crate::state::AppState>) -> HttpResponse {
     let s = match session::require_analyst(&req, &state).await {
         Ok(s) => s,
         Err(redirect) => return redirect,
     };
-    let page = req.path().trim_start_matches('/');
-    let name = page.split('/').next().unwrap_or_default();
-    let title = match name {
-        "clusters" => "Clusters",
-        "lessons" => "Lessons",
-        _ => "Digests",
-    };
     s.finish(message_page(
         StatusCode::NOT_FOUND,
-        Chrome::new(title, "", &s),
-        &format!("{title} are not available yet"),
-        "This part of the registry is not served by this version. Search and trends are.",
+        Chrome::new("Digests", "", &s),
+        "Digests are not available yet",
+        "This part of the registry is not served by this version.",
     ))
 }
 

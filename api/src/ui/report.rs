@@ -85,6 +85,25 @@ fn list<T: Copy>(items: &[T], f: impl Fn(T) -> &'static str) -> Option<String> {
     (!items.is_empty()).then(|| items.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", "))
 }
 
+/// A similarity reason from the indexer (`same trigger: config_change`)
+/// with its taxonomy slugs turned into labels.
+fn humanise_reason(reason: &str) -> String {
+    let Some((head, values)) = reason.split_once(": ") else {
+        return reason.to_owned();
+    };
+    let field = match head {
+        "same trigger" => "trigger",
+        "same root cause" => "root_cause_category",
+        "same network domain" | "domains involved" => "domain",
+        "shared assets" => "asset",
+        "services affected" => "service",
+        "same operator type" => "operator_type",
+        _ => return reason.to_owned(),
+    };
+    let values: Vec<String> = values.split(", ").map(|v| label(field, v)).collect();
+    format!("{head}: {}", values.join(", "))
+}
+
 fn percent(x: f32) -> u32 {
     (x.clamp(0.0, 1.0) * 100.0).round() as u32
 }
@@ -127,7 +146,11 @@ fn build(r: SharedReport) -> ReportPage {
     );
 
     let mut context = Vec::new();
-    fact(&mut context, "Scope", ctx.scope.map(|s| s.label().to_owned()));
+    fact(
+        &mut context,
+        "Scope",
+        ctx.scope.map(|s| s.label().to_owned()),
+    );
     fact(
         &mut context,
         "Operator type",
@@ -155,7 +178,11 @@ fn build(r: SharedReport) -> ReportPage {
         "Other domains",
         list(&r.affected.other_network_domains, |d| d.label()),
     );
-    fact(&mut affected, "Assets", list(&r.affected.assets, |a| a.label()));
+    fact(
+        &mut affected,
+        "Assets",
+        list(&r.affected.assets, |a| a.label()),
+    );
 
     let mut cause = Vec::new();
     fact(
@@ -203,10 +230,13 @@ fn build(r: SharedReport) -> ReportPage {
     fact(
         &mut impact,
         "Emergency calls failed",
-        r.impact.emergency_calls.as_ref().map(|e| match e.share_percent {
-            Some(p) => format!("{} ({p:.1} % of attempts)", e.failed),
-            None => e.failed.to_string(),
-        }),
+        r.impact
+            .emergency_calls
+            .as_ref()
+            .map(|e| match e.share_percent {
+                Some(p) => format!("{} ({p:.1} % of attempts)", e.failed),
+                None => e.failed.to_string(),
+            }),
     );
     fact(
         &mut impact,
@@ -233,7 +263,10 @@ fn build(r: SharedReport) -> ReportPage {
         ("Time to diagnose", resp.minutes_to_diagnose),
         ("Time to restore", resp.minutes_to_restore),
         ("Authorities told after", resp.minutes_to_notify_authorities),
-        ("Other operators told after", resp.minutes_to_notify_operators),
+        (
+            "Other operators told after",
+            resp.minutes_to_notify_operators,
+        ),
     ] {
         fact(&mut response, term, value.map(minutes));
     }
@@ -352,8 +385,7 @@ pub async fn page(
             return Err(ApiError::not_found());
         }
         let counts = st.members.country_counts(conn)?;
-        let shared =
-            crate::routes::reports::shared_view(&row, &counts, st.settings.k_anonymity)?;
+        let shared = crate::routes::reports::shared_view(&row, &counts, st.settings.k_anonymity)?;
         let similar = index.map(|index| index.similar_to(&id, SIMILAR_K, &visible));
         Ok((shared, similar))
     })
@@ -382,16 +414,18 @@ pub async fn page(
                     percent: percent(h.score),
                     text_percent: percent(h.text_score),
                     field_percent: percent(h.field_score),
-                    reasons: h.reasons,
+                    reasons: h.reasons.iter().map(|r| humanise_reason(r)).collect(),
                 })
                 .collect();
             if view.similar.is_empty() {
-                view.similar_note = Some("No similar incidents among the reports you may read.".into());
+                view.similar_note =
+                    Some("No similar incidents among the reports you may read.".into());
             }
         }
         Some(Err(incidex_indexer::IndexError::NotFound(_))) => {
-            view.similar_note =
-                Some("This report is still being indexed; similar incidents will appear shortly.".into());
+            view.similar_note = Some(
+                "This report is still being indexed; similar incidents will appear shortly.".into(),
+            );
         }
         Some(Err(e)) => {
             tracing::error!(error = %e, "similar incidents failed");
@@ -400,4 +434,22 @@ pub async fn page(
         None => view.similar_note = Some("Search is not running on this server.".into()),
     }
     s.finish(render(StatusCode::OK, &view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_labels() {
+        assert_eq!(
+            humanise_reason("same root cause: malicious_action"),
+            "same root cause: Malicious action"
+        );
+        assert_eq!(
+            humanise_reason("shared terms: dns, utc"),
+            "shared terms: dns, utc"
+        );
+        assert_eq!(humanise_reason("odd"), "odd");
+    }
 }

@@ -47,8 +47,14 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// These parameters and `key=value`.
+    pub fn with(mut self, key: &str, value: &str) -> Params {
+        self.0.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Whether `key` has `value` (list filters may be comma-separated).
-    fn has(&self, key: &str, value: &str) -> bool {
+    pub fn has(&self, key: &str, value: &str) -> bool {
         self.0
             .iter()
             .any(|(k, v)| k == key && v.split(',').any(|x| x.trim() == value))
@@ -65,37 +71,36 @@ impl Params {
     }
 
     /// These parameters with `key=value` added, or removed when present.
-    fn toggled(&self, key: &str, value: &str) -> Params {
+    pub fn toggled(&self, key: &str, value: &str) -> Params {
         let mut p = self.without_page();
         if p.has(key, value) {
-            p.0 = p
-                .0
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    if k != key {
-                        return Some((k, v));
-                    }
-                    let rest: Vec<&str> = v
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|x| *x != value)
-                        .collect();
-                    (!rest.is_empty()).then(|| (k, rest.join(",")))
-                })
-                .collect();
+            p.0 =
+                p.0.into_iter()
+                    .filter_map(|(k, v)| {
+                        if k != key {
+                            return Some((k, v));
+                        }
+                        let rest: Vec<&str> = v
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|x| *x != value)
+                            .collect();
+                        (!rest.is_empty()).then(|| (k, rest.join(",")))
+                    })
+                    .collect();
         } else {
             p.0.push((key.to_owned(), value.to_owned()));
         }
         p
     }
 
-    fn without(&self, key: &str) -> Params {
+    pub fn without(&self, key: &str) -> Params {
         let mut p = self.without_page();
         p.0.retain(|(k, _)| k != key);
         p
     }
 
-    fn with_offset(&self, offset: usize) -> Params {
+    pub fn with_offset(&self, offset: usize) -> Params {
         let mut p = self.without_page();
         if offset > 0 {
             p.0.push(("offset".to_owned(), offset.to_string()));
@@ -113,10 +118,20 @@ impl Params {
 
     /// The search page's URL with these parameters.
     pub fn url(&self) -> String {
+        self.url_at("/")
+    }
+
+    /// The URL of the page at `path` with these parameters.
+    pub fn url_at(&self, path: &str) -> String {
         match self.query() {
-            q if q.is_empty() => "/".to_owned(),
-            q => format!("/?{q}"),
+            q if q.is_empty() => path.to_owned(),
+            q => format!("{path}?{q}"),
         }
+    }
+
+    /// The parameters as key/value pairs.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.0.clone()
     }
 }
 
@@ -261,7 +276,11 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Err(e) => return s.finish(super::internal_error(view.chrome, &e)),
     };
     view.total = results.total;
-    view.first = if results.hits.is_empty() { 0 } else { offset + 1 };
+    view.first = if results.hits.is_empty() {
+        0
+    } else {
+        offset + 1
+    };
     view.last = offset + results.hits.len();
     if offset > 0 {
         view.prev_url = Some(params.with_offset(offset.saturating_sub(limit)).url());
@@ -358,12 +377,20 @@ mod tests {
         let p = Params::parse("q=dns&service=voice,sms&offset=20&started_from=");
         assert_eq!(p.query(), "q=dns&service=voice%2Csms&offset=20");
         assert_eq!(p.toggled("service", "sms").query(), "q=dns&service=voice");
-        assert_eq!(p.toggled("service", "voice").toggled("service", "sms").query(), "q=dns");
+        assert_eq!(
+            p.toggled("service", "voice")
+                .toggled("service", "sms")
+                .query(),
+            "q=dns"
+        );
         assert_eq!(
             p.toggled("region", "europe").query(),
             "q=dns&service=voice%2Csms&region=europe"
         );
-        assert_eq!(p.with_offset(40).url(), "/?q=dns&service=voice%2Csms&offset=40");
+        assert_eq!(
+            p.with_offset(40).url(),
+            "/?q=dns&service=voice%2Csms&offset=40"
+        );
         assert_eq!(Params::parse("").url(), "/");
     }
 }

@@ -81,7 +81,12 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// Whether `submitted` is the CSRF token of this browser's session id.
-pub fn csrf_ok(state: &AppState, req: &HttpRequest, subject: &str, submitted: Option<&str>) -> bool {
+pub fn csrf_ok(
+    state: &AppState,
+    req: &HttpRequest,
+    subject: &str,
+    submitted: Option<&str>,
+) -> bool {
     match (req.cookie(SID_COOKIE), submitted) {
         (Some(sid), Some(token)) if !sid.value().is_empty() => {
             same(&csrf_token(state, sid.value(), subject), token)

@@ -20,6 +20,9 @@ use crate::routes::reports::{MAX_PAGE, db, shared_view};
 use crate::state::AppState;
 use crate::views::{SharedReport, readable_tlps};
 
+/// The categories (slugs) a report counts under in one chart.
+type Categories = fn(&SharedReport) -> Vec<String>;
+
 /// Series shown by name per chart; the rest are summed as "Other".
 const TOP_SERIES: usize = 7;
 
@@ -159,12 +162,12 @@ fn build(reports: &[SharedReport]) -> (Vec<Stat>, Vec<Chart>, String) {
         format!("{first}–{last}")
     };
     let mut charts = Vec::new();
-    let groups: [(&'static str, &'static str, &'static str, Box<dyn Fn(&SharedReport) -> Vec<String>>); 3] = [
+    let groups: [(&str, &str, &str, Categories); 3] = [
         (
             "root-cause",
             "By root cause",
             "root_cause_category",
-            Box::new(|r: &SharedReport| {
+            (|r: &SharedReport| {
                 r.cause
                     .root_cause_category
                     .map(|c| c.as_str().to_owned())
@@ -176,7 +179,7 @@ fn build(reports: &[SharedReport]) -> (Vec<Stat>, Vec<Chart>, String) {
             "service",
             "By affected service",
             "service",
-            Box::new(|r: &SharedReport| {
+            (|r: &SharedReport| {
                 r.affected
                     .services
                     .iter()
@@ -188,7 +191,7 @@ fn build(reports: &[SharedReport]) -> (Vec<Stat>, Vec<Chart>, String) {
             "domain",
             "By network domain",
             "domain",
-            Box::new(|r: &SharedReport| {
+            (|r: &SharedReport| {
                 r.affected
                     .network_domain
                     .map(|d| d.as_str().to_owned())
@@ -208,7 +211,11 @@ fn build(reports: &[SharedReport]) -> (Vec<Stat>, Vec<Chart>, String) {
         charts.push(Chart {
             id,
             heading,
-            svg: stacked_bars(&format!("Incidents per year {}", heading.to_lowercase()), &year_labels, &series),
+            svg: stacked_bars(
+                &format!("Incidents per year {}", heading.to_lowercase()),
+                &year_labels,
+                &series,
+            ),
             caption,
             table_head,
             table_rows,

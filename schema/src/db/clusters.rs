@@ -35,6 +35,9 @@ pub struct ClusterRow {
     pub centroid: String,
     /// Hash of the member ids and revisions `label` was computed from.
     pub label_basis: String,
+    /// JSON array of `{basis, label, top_terms}`: labels of the members
+    /// each reader class may see, each with the hash of its member set.
+    pub shared_labels: String,
     /// Publication time of the earliest member.
     pub first_seen: NaiveDateTime,
     /// Publication time of the latest member.
@@ -241,11 +244,7 @@ pub fn lock_assignments(conn: &mut DbConnection) -> StorageResult<()> {
                 .bind::<BigInt, _>(ASSIGN_LOCK_KEY)
                 .execute(pg)?;
         }
-        DbConnection::Sqlite(_) => {
-            diesel::update(clusters::table.filter(clusters::id.eq("")))
-                .set(clusters::label.eq(clusters::label))
-                .execute(conn)?;
-        }
+        DbConnection::Sqlite(_) => super::lock_for_write(conn)?,
     }
     Ok(())
 }
@@ -322,4 +321,195 @@ pub fn count_members(conn: &mut DbConnection, cluster_id: &str) -> StorageResult
         .filter(cluster_members::cluster_id.eq(cluster_id))
         .count()
         .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection;
+
+    use super::*;
+    use crate::db::lessons::{self, LessonRow, ReaderScope};
+    use crate::db::testing::TestDatabase;
+    use crate::db::{Backend, ConnectionManager, PoolOptions, StorageError, run_migrations};
+
+    fn migrated(db: &TestDatabase) -> DbConnection {
+        let mut conn = ConnectionManager::new(db.url().clone(), &PoolOptions::default())
+            .connect()
+            .expect("connect");
+        run_migrations(&mut conn).expect("migrate");
+        conn
+    }
+
+    fn report(id: &str, status: &str, tlp: &str, owner: &str) -> ReportRow {
+        let now = crate::db::reports::now();
+        ReportRow {
+            id: id.into(),
+            owner_key: owner.into(),
+            status: status.into(),
+            tlp: tlp.into(),
+            revision: 1,
+            content: "{}".into(),
+            created_at: now,
+            updated_at: now,
+            published_at: (status != "draft").then_some(now),
+        }
+    }
+
+    fn lesson(id: &str, report_id: Option<&str>, cluster_id: Option<&str>) -> LessonRow {
+        LessonRow {
+            id: id.into(),
+            report_id: report_id.map(str::to_owned),
+            cluster_id: cluster_id.map(str::to_owned),
+            position: 0,
+            text: format!("lesson {id}"),
+            category: "other".into(),
+            source: if report_id.is_some() {
+                "report"
+            } else {
+                "curated"
+            }
+            .into(),
+            report_services: "[]".into(),
+            report_domains: "[]".into(),
+            report_root_cause: None,
+            report_trigger: None,
+            created_at: crate::db::reports::now(),
+        }
+    }
+
+    fn recluster_lock_is_held_by_one_replica(backend: Backend) {
+        let Some(db) = TestDatabase::create(backend) else {
+            return;
+        };
+        let mut first = migrated(&db);
+        let mut second = migrated(&db);
+        first
+            .transaction::<_, StorageError, _>(|first| {
+                assert!(lock_recluster(first, false)?);
+                let other = second.transaction(|second| lock_recluster(second, false))?;
+                // SQLite has one server process; its write lock serialises.
+                assert_eq!(other, backend == Backend::Sqlite);
+                Ok(())
+            })
+            .expect("transaction");
+        // Released with the transaction.
+        let again = second
+            .transaction(|second| lock_recluster(second, false))
+            .expect("transaction");
+        assert!(again);
+    }
+
+    fn readable_lessons_follow_status_tlp_and_owner(backend: Backend) {
+        let Some(db) = TestDatabase::create(backend) else {
+            return;
+        };
+        let mut conn = migrated(&db);
+        for r in [
+            report("green", "published", "green", "x"),
+            report("amber", "published", "amber", "x"),
+            report("draft", "draft", "green", "x"),
+            report("gone", "withdrawn", "green", "x"),
+        ] {
+            crate::db::reports::insert_report(&mut conn, &r).expect("report");
+        }
+        let at = crate::db::reports::now();
+        insert_cluster(
+            &mut conn,
+            &ClusterRow {
+                id: "c".into(),
+                label: String::new(),
+                top_terms: "[]".into(),
+                centroid: "{}".into(),
+                label_basis: String::new(),
+                shared_labels: "[]".into(),
+                first_seen: at,
+                last_seen: at,
+                created_at: at,
+                updated_at: at,
+            },
+        )
+        .expect("cluster");
+        insert_member(
+            &mut conn,
+            &MemberRow {
+                report_id: "green".into(),
+                cluster_id: "c".into(),
+                joined_at: at,
+            },
+        )
+        .expect("member");
+        for l in [
+            lesson("l-green", Some("green"), None),
+            lesson("l-amber", Some("amber"), None),
+            lesson("l-draft", Some("draft"), None),
+            lesson("l-gone", Some("gone"), None),
+            lesson("l-curated", None, Some("c")),
+        ] {
+            lessons::insert_lesson(&mut conn, &l).expect("lesson");
+        }
+        let ids = |conn: &mut DbConnection, tlps: &[&str], owner: Option<&str>| {
+            let mut v: Vec<(String, Option<String>)> = lessons::readable_lessons(
+                conn,
+                ReaderScope {
+                    tlps,
+                    owner_key: owner,
+                },
+            )
+            .expect("lessons")
+            .into_iter()
+            .map(|c| (c.lesson.id, c.cluster_id))
+            .collect();
+            v.sort();
+            v
+        };
+        let c = Some("c".to_owned());
+        assert_eq!(
+            ids(&mut conn, &["clear", "green"], Some("y")),
+            vec![
+                ("l-curated".into(), c.clone()),
+                ("l-green".into(), c.clone())
+            ]
+        );
+        assert_eq!(
+            ids(&mut conn, &["clear", "green"], Some("x")),
+            vec![
+                ("l-amber".into(), None),
+                ("l-curated".into(), c.clone()),
+                ("l-green".into(), c.clone()),
+            ]
+        );
+        assert_eq!(
+            ids(&mut conn, &["clear", "green", "amber"], None).len(),
+            3,
+            "analysts: green, amber and the curated one"
+        );
+        assert_eq!(count_unassigned(&mut conn).expect("count"), 1, "amber");
+        assert_eq!(
+            unassigned_published(&mut conn, 10).expect("unassigned")[0].id,
+            "amber"
+        );
+        // Endorsing twice counts once.
+        assert!(lessons::endorse(&mut conn, "l-green", "k", at).expect("endorse"));
+        assert!(!lessons::endorse(&mut conn, "l-green", "k", at).expect("endorse"));
+        assert_eq!(
+            lessons::endorsement_counts(&mut conn, &["l-green".into()]).expect("counts")["l-green"],
+            1
+        );
+        assert_eq!(
+            lessons::delete_lessons(&mut conn, &["l-green".into()]).expect("delete"),
+            1
+        );
+    }
+
+    macro_rules! on_both_backends {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite { $( #[test] fn $name() { super::$name(crate::db::Backend::Sqlite) } )* }
+            mod postgres { $( #[test] fn $name() { super::$name(crate::db::Backend::Postgres) } )* }
+        };
+    }
+
+    on_both_backends!(
+        recluster_lock_is_held_by_one_replica,
+        readable_lessons_follow_status_tlp_and_owner,
+    );
 }

@@ -43,3 +43,23 @@ pub enum StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Makes the surrounding transaction a writer from its first statement:
+/// call it first in every transaction that reads before it writes.
+///
+/// SQLite (WAL) lets a transaction read from a snapshot and only then take
+/// the write lock; if another connection committed in between (a request,
+/// or a background job such as incremental clustering), the write fails at
+/// once with "database is locked" instead of waiting. A write that changes
+/// nothing takes the lock up front, so the transaction waits its turn
+/// (busy timeout) and reads current data. PostgreSQL needs nothing.
+pub fn lock_for_write(conn: &mut DbConnection) -> StorageResult<()> {
+    use diesel::prelude::*;
+    if let DbConnection::Sqlite(_) = conn {
+        use crate::schema::reports;
+        diesel::update(reports::table.filter(reports::id.eq("")))
+            .set(reports::id.eq(reports::id))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -463,18 +463,15 @@ async fn run(args: Args) -> Result<bool, String> {
         reported: AtomicU32::new(0),
     });
     eprintln!(
-        "loadgen: {} workers against {} (warm-up {} s, then {}{}), {} corpus bodies, idempotency keys {}",
+        "loadgen: {} workers against {} (warm-up {} s, then {}), {} corpus bodies, idempotency keys {}",
         args.concurrency,
         args.url,
         args.warmup_secs,
-        if args.filings.is_some() && args.duration_secs >= MAX_DURATION_SECS {
-            String::new()
-        } else {
-            format!("{} s", args.duration_secs)
+        match args.filings {
+            Some(n) if args.duration_secs >= MAX_DURATION_SECS => format!("at most {n} filings"),
+            Some(n) => format!("at most {n} filings or {} s", args.duration_secs),
+            None => format!("{} s", args.duration_secs),
         },
-        args.filings
-            .map(|n| format!(" at most {n} filings"))
-            .unwrap_or_default(),
         shared.bodies.len(),
         if args.idempotency_key { "on" } else { "off" },
     );

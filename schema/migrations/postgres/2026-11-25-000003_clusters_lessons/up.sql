@@ -13,6 +13,9 @@ CREATE TABLE clusters (
     centroid TEXT NOT NULL,
     -- hash of the member ids and revisions the label was computed from
     label_basis TEXT NOT NULL,
+    -- JSON array of {basis, label, top_terms}: labels of the members each
+    -- reader class may see (members: clear and green; analysts: and amber)
+    shared_labels TEXT NOT NULL,
     -- publication times of the earliest and latest member
     first_seen TIMESTAMP NOT NULL,
     last_seen TIMESTAMP NOT NULL,

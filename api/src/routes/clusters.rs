@@ -1,0 +1,145 @@
+//! Clusters of similar incidents, as each reader may see them, and the
+//! lessons analysts curate for them. Everything shown is computed from the
+//! members the caller may read (see `crate::clustering`); a cluster with
+//! none is 404.
+
+use actix_web::{HttpResponse, get, post, web};
+use incidex_indexer::DocFreqs;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{Analyst, Reader};
+use crate::clustering::{self, ClusterDetail, ClusterPage, ClusterSort, Viewer};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::extract::JsonBody;
+use crate::lessons::{CuratedLesson, NewCuratedLesson};
+use crate::routes::reports::db;
+use crate::state::AppState;
+
+pub const MAX_CLUSTER_PAGE: usize = 200;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterListQuery {
+    /// `recent` (latest visible member first, default), `size` or `growth`.
+    pub sort: Option<ClusterSort>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<usize>,
+    /// Clusters to skip (default 0).
+    pub offset: Option<usize>,
+}
+
+/// The clusters the caller may see: size, label, first and last seen and
+/// growth, all computed from the members the caller may read.
+#[utoipa::path(
+    tag = "clusters",
+    security(("bearer" = [])),
+    params(ClusterListQuery),
+    responses(
+        (status = 200, body = ClusterPage),
+        (status = 400, description = "a parameter is out of range or unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/clusters")]
+pub async fn list(
+    reader: Reader,
+    state: web::Data<AppState>,
+    query: web::Query<ClusterListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_CLUSTER_PAGE).contains(&limit) {
+        return Err(
+            ApiError::new(ErrorCode::InvalidParameter, "limit is 1 to 200").with_errors(vec![
+                incidex_schema::validation::FieldError::new("limit", "out_of_range", "1 to 200"),
+            ]),
+        );
+    }
+    let viewer = Viewer::new(&reader.0, &state.keys);
+    let stats = clustering::live_stats(&state);
+    let page = db(&state, move |conn| {
+        clustering::list_clusters(
+            conn,
+            &viewer,
+            stats.as_deref().map(|s| s as &dyn DocFreqs),
+            q.sort.unwrap_or_default(),
+            limit,
+            q.offset.unwrap_or(0),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One cluster: its visible members (shared view fields) and their
+/// lessons, with the lessons analysts curated for it.
+#[utoipa::path(
+    tag = "clusters",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ClusterDetail),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such cluster, or none of its members is one the caller may read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/clusters/{id}")]
+pub async fn read(
+    reader: Reader,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let viewer = Viewer::new(&reader.0, &state.keys);
+    let stats = clustering::live_stats(&state);
+    let detail = db(&state, move |conn| {
+        clustering::cluster_detail(
+            conn,
+            &viewer,
+            stats.as_deref().map(|s| s as &dyn DocFreqs),
+            &id,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+/// Add a curated lesson to a cluster (analysts). The text is anonymised
+/// like report text before it is stored; the category is derived from the
+/// text when not given.
+#[utoipa::path(
+    tag = "clusters",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = NewCuratedLesson,
+    responses(
+        (status = 201, body = CuratedLesson),
+        (status = 400, description = "the body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such cluster, or none the analyst may see", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "blank or too long text, unknown category", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/clusters/{id}/lessons")]
+pub async fn add_lesson(
+    analyst: Analyst,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<NewCuratedLesson>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let viewer = Viewer::new(&analyst.0, &state.keys);
+    let st = state.clone();
+    let input = body.value;
+    let created = db(&state, move |conn| {
+        crate::lessons::add_curated(conn, &st.members, &viewer, &id, input)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}

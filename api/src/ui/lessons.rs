@@ -1,0 +1,171 @@
+//! The lessons page, `/lessons`: full-text search and filters over the
+//! lessons the analyst may see, through `crate::lessons` exactly as
+//! `GET /api/v1/lessons` (the page's query string is the API's).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::clusters::{LessonView, category_label};
+use super::labels::{field_label, label};
+use super::search::Params;
+use super::session::require_analyst;
+use super::{Chrome, render};
+use crate::clustering::Viewer;
+use crate::error::ErrorCode;
+use crate::lessons::LessonQuery;
+use crate::routes::reports::db;
+use crate::state::AppState;
+
+const FACETS: [&str; 6] = [
+    "category",
+    "source",
+    "service",
+    "domain",
+    "root_cause_category",
+    "trigger",
+];
+
+struct FacetValue {
+    label: String,
+    count: usize,
+    url: String,
+    selected: bool,
+}
+
+struct FacetGroup {
+    field: &'static str,
+    label: &'static str,
+    values: Vec<FacetValue>,
+}
+
+#[derive(Template)]
+#[template(path = "lessons.html")]
+struct LessonsPage {
+    chrome: Chrome,
+    q: String,
+    hidden: Vec<(String, String)>,
+    facets: Vec<FacetGroup>,
+    lessons: Vec<LessonView>,
+    total: usize,
+    first: usize,
+    last: usize,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    error: Option<String>,
+    clear_url: Option<String>,
+}
+
+fn value_label(field: &str, slug: &str) -> String {
+    match field {
+        "category" => category_label(slug),
+        "source" if slug == "curated" => "Curated by analysts".to_owned(),
+        "source" => "From reports".to_owned(),
+        _ => label(field, slug),
+    }
+}
+
+/// `GET /lessons`
+pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let s = match require_analyst(&req, &state).await {
+        Ok(s) => s,
+        Err(redirect) => return redirect,
+    };
+    let params = Params::parse(req.query_string());
+    let mut view = LessonsPage {
+        chrome: Chrome::new("Lessons", "lessons", &s),
+        q: params.get("q").unwrap_or_default().to_owned(),
+        hidden: Vec::new(),
+        facets: Vec::new(),
+        lessons: Vec::new(),
+        total: 0,
+        first: 0,
+        last: 0,
+        prev_url: None,
+        next_url: None,
+        error: None,
+        clear_url: None,
+    };
+    view.hidden = params
+        .pairs()
+        .into_iter()
+        .filter(|(k, _)| k != "q" && k != "offset")
+        .collect();
+    if !view.hidden.is_empty() {
+        view.clear_url = Some(match params.get("q") {
+            Some(q) => Params::default().with("q", q).url_at("/lessons"),
+            None => "/lessons".to_owned(),
+        });
+    }
+    let query = match LessonQuery::parse(&params.query()) {
+        Ok(q) => q,
+        Err(e) => {
+            view.error = Some(e.problem().detail);
+            return s.finish(render(StatusCode::BAD_REQUEST, &view));
+        }
+    };
+    let (offset, limit) = (query.offset, query.limit);
+    let viewer = Viewer::new(&s.principal, &state.keys);
+    let listed = db(&state, move |conn| {
+        crate::lessons::list_lessons(conn, &viewer, &query)
+    })
+    .await;
+    let list = match listed {
+        Ok(l) => l,
+        Err(e) if e.code() == ErrorCode::InvalidParameter => {
+            view.error = Some(e.problem().detail);
+            return s.finish(render(StatusCode::BAD_REQUEST, &view));
+        }
+        Err(e) => return s.finish(super::internal_error(view.chrome, &e)),
+    };
+    view.total = list.total;
+    view.first = if list.items.is_empty() { 0 } else { offset + 1 };
+    view.last = offset + list.items.len();
+    if offset > 0 {
+        view.prev_url = Some(
+            params
+                .with_offset(offset.saturating_sub(limit))
+                .url_at("/lessons"),
+        );
+    }
+    view.next_url = list
+        .next_offset
+        .map(|o| params.with_offset(o).url_at("/lessons"));
+    view.facets = FACETS
+        .iter()
+        .map(|&field| {
+            let mut values: Vec<FacetValue> = list
+                .facets
+                .get(field)
+                .into_iter()
+                .flatten()
+                .filter(|(v, n)| **n > 0 || params.has(field, v))
+                .map(|(v, n)| FacetValue {
+                    label: value_label(field, v),
+                    count: *n,
+                    url: params.toggled(field, v).url_at("/lessons"),
+                    selected: params.has(field, v),
+                })
+                .collect();
+            values.sort_by(|a, b| {
+                b.selected
+                    .cmp(&a.selected)
+                    .then(b.count.cmp(&a.count))
+                    .then(a.label.cmp(&b.label))
+            });
+            values.truncate(12);
+            FacetGroup {
+                field,
+                label: match field {
+                    "category" => "Category",
+                    "source" => "Source",
+                    other => field_label(other),
+                },
+                values,
+            }
+        })
+        .filter(|g| !g.values.is_empty())
+        .collect();
+    view.lessons = list.items.into_iter().map(LessonView::from).collect();
+    s.finish(render(StatusCode::OK, &view))
+}
