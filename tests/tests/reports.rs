@@ -724,21 +724,53 @@ async fn the_documented_example_files(backend: Backend) {
 /// Many members filing and publishing at the same moment: every request
 /// succeeds (SQLite serialises writers; nobody gets "database is locked").
 async fn concurrent_filings_all_succeed(backend: Backend) {
-    let Some(w) = world(backend).await else { return };
+    let Some(w) = world(backend).await else {
+        return;
+    };
     let file_and_publish = |token: String| {
         let w = &w;
         async move {
-            let created = w.call(Method::POST, "/api/v1/reports", &token, Some(&example())).await;
-            assert_eq!(created.status(), 201, "{}", created.text().await.unwrap_or_default());
-            let id = created.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
-            let published = w.call(Method::POST, &format!("/api/v1/reports/{id}/publish"), &token, None).await;
-            assert_eq!(published.status(), 200, "{}", published.text().await.unwrap_or_default());
+            let created = w
+                .call(Method::POST, "/api/v1/reports", &token, Some(&example()))
+                .await;
+            assert_eq!(
+                created.status(),
+                201,
+                "{}",
+                created.text().await.unwrap_or_default()
+            );
+            let id = created.json::<Value>().await.expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned();
+            let published = w
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/reports/{id}/publish"),
+                    &token,
+                    None,
+                )
+                .await;
+            assert_eq!(
+                published.status(),
+                200,
+                "{}",
+                published.text().await.unwrap_or_default()
+            );
         }
     };
     let tokens = (0..16).map(|i| if i % 2 == 0 { w.a.clone() } else { w.b.clone() });
     futures_util::future::join_all(tokens.map(file_and_publish)).await;
-    assert_eq!(w.ok(Method::GET, "/api/v1/reports?mine=true", &w.a, None, 200).await["total"], 8);
-    assert_eq!(w.ok(Method::GET, "/api/v1/reports", &w.analyst, None, 200).await["total"], 16);
+    assert_eq!(
+        w.ok(Method::GET, "/api/v1/reports?mine=true", &w.a, None, 200)
+            .await["total"],
+        8
+    );
+    assert_eq!(
+        w.ok(Method::GET, "/api/v1/reports", &w.analyst, None, 200)
+            .await["total"],
+        16
+    );
 }
 
 on_both_backends!(
