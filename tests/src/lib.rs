@@ -189,6 +189,54 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// Sends a request with a bearer token and an optional JSON body;
+    /// returns the status and the JSON body (`null` when there is none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.authed(method, path, token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let response = req.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Files a report as `token` (and publishes it when asked); returns its id.
+    pub async fn file(&self, token: &str, body: &Value, publish: bool) -> String {
+        let (status, created) = self
+            .send(reqwest::Method::POST, "/api/v1/reports", token, Some(body))
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        if publish {
+            let path = format!("/api/v1/reports/{id}/publish");
+            let (status, body) = self.send(reqwest::Method::POST, &path, token, None).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        id
+    }
+
+    /// Polls a search until its `total` is `expected` (the index follows
+    /// the database asynchronously); returns the last response, which the
+    /// caller checks, after a generous deadline at the latest.
+    pub async fn search_until(&self, path: &str, token: &str, expected: u64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (status, body) = self.send(reqwest::Method::GET, path, token, None).await;
+            assert_eq!(status, 200, "{body}");
+            if body["total"] == expected || std::time::Instant::now() > deadline {
+                return body;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the server gracefully (in-flight requests finish first).
     pub fn stop(&self) -> impl std::future::Future<Output = ()> + 'static {
         self.handle.stop(true)

@@ -44,31 +44,15 @@ impl World {
         token: &str,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let mut req = self.app.authed(method, path, token);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let r = req.send().await.expect("sent");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.app.send(method, path, token, body).await
     }
 
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        self.send(Method::GET, path, token, None).await
+        self.app.send(Method::GET, path, token, None).await
     }
 
     async fn file(&self, token: &str, body: &Value, publish: bool) -> String {
-        let (status, created) = self
-            .send(Method::POST, "/api/v1/reports", token, Some(body))
-            .await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().expect("id").to_owned();
-        if publish {
-            let path = format!("/api/v1/reports/{id}/publish");
-            let (status, body) = self.send(Method::POST, &path, token, None).await;
-            assert_eq!(status, 200, "{body}");
-        }
-        id
+        self.app.file(token, body, publish).await
     }
 
     /// Polls the cluster list until `done` holds (clustering follows the

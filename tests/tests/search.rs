@@ -1,7 +1,5 @@
 //! Search and similar incidents through the HTTP API, on both backends.
 
-use std::time::{Duration, Instant};
-
 use incidex_schema::identity::Role;
 use incidex_tests::{Backend, TestApp, on_both_backends, problem};
 use reqwest::Method;
@@ -26,57 +24,15 @@ async fn world(backend: Backend) -> Option<World> {
 
 impl World {
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let r = self
-            .app
-            .authed(Method::GET, path, token)
-            .send()
-            .await
-            .expect("sent");
-        let status = r.status().as_u16();
-        (status, r.json().await.expect("json"))
+        self.app.send(Method::GET, path, token, None).await
     }
 
     async fn file(&self, token: &str, body: &Value, publish: bool) -> String {
-        let r = self
-            .app
-            .authed(Method::POST, "/api/v1/reports", token)
-            .json(body)
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(r.status(), 201);
-        let id = r.json::<Value>().await.expect("json")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        if publish {
-            let p = self
-                .app
-                .authed(
-                    Method::POST,
-                    &format!("/api/v1/reports/{id}/publish"),
-                    token,
-                )
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(p.status(), 200);
-        }
-        id
+        self.app.file(token, body, publish).await
     }
 
-    /// Waits until a search returns `expected` hits (the index follows the
-    /// database asynchronously); returns the last response.
     async fn search_until(&self, path: &str, token: &str, expected: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let (status, body) = self.get(path, token).await;
-            assert_eq!(status, 200, "{body}");
-            if body["total"] == expected || Instant::now() > deadline {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.app.search_until(path, token, expected).await
     }
 }
 
