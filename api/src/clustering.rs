@@ -87,8 +87,8 @@ pub struct Viewer {
     pub role: Role,
     /// Owner key of the reader's own reports (members only).
     pub owner_key: Option<String>,
-    /// Keyed hash that endorsements of the reader's member are stored under
-    /// (members only).
+    /// Keyed hash that the reader's endorsements are stored under: one per
+    /// member for reporters, one per person for analysts, none for admins.
     pub endorser_key: Option<String>,
     tlps: Vec<&'static str>,
 }
@@ -102,7 +102,15 @@ impl Viewer {
         Viewer {
             role: principal.role,
             owner_key: operator.map(|op| crate::filing::owner_key(keys, op)),
-            endorser_key: operator.map(|op| keys.opaque_key("endorse", op)),
+            // One endorsement per member; an analyst (registry staff or a
+            // member's analyst) endorses as one person.
+            endorser_key: match (principal.role, operator) {
+                (Role::Reporter, Some(op)) => Some(keys.opaque_key("endorse", op)),
+                (Role::Analyst, _) => {
+                    Some(keys.opaque_key("endorse", &format!("user:{}", principal.subject)))
+                }
+                _ => None,
+            },
             tlps: crate::views::readable_tlps(principal.role)
                 .iter()
                 .map(|t| t.as_str())

@@ -502,20 +502,30 @@ async fn endorsements_count_once_per_member_and_never_attributed(backend: Backen
     );
     let (status, body) = w.endorse(&lesson, &c).await;
     assert_eq!((status, body["endorsements"].clone()), (200, json!(2)));
-    // The filer does not endorse its own; analysts and admins do not endorse.
+    // The filer does not endorse its own; admins do not endorse.
     let (status, _) = w.endorse(&lesson, &w.a).await;
     assert_eq!(status, 409);
+    let admin = w.app.token_for(Role::Admin, None).await;
     let r = w
         .app
         .authed(
             Method::POST,
             &format!("/api/v1/lessons/{lesson}/endorse"),
-            &w.analyst,
+            &admin,
         )
         .send()
         .await
         .expect("sent");
     problem(r, 403, "forbidden").await;
+    // An analyst endorses as one person, once (here the amber lesson,
+    // which analysts may read).
+    let (status, body) = w.endorse(&amber, &w.analyst).await;
+    assert_eq!(
+        (status, body["endorsements"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    assert_eq!(w.endorse(&amber, &w.analyst).await.1["endorsements"], 1);
     // Lessons a member may not see do not exist for it.
     assert_eq!(w.endorse(&amber, &w.b).await.0, 404);
     assert_eq!(w.endorse("no-such-lesson", &w.b).await.0, 404);

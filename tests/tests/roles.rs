@@ -30,7 +30,7 @@ fn allowed() -> BTreeMap<(&'static str, &'static str), &'static [Role]> {
         (("GET", "/api/v1/clusters/{id}"), READERS),
         (("POST", "/api/v1/clusters/{id}/lessons"), ANALYST),
         (("GET", "/api/v1/lessons"), READERS),
-        (("POST", "/api/v1/lessons/{id}/endorse"), REPORTER),
+        (("POST", "/api/v1/lessons/{id}/endorse"), READERS),
         (("GET", "/api/v1/operators/me/sensitive-terms"), REPORTER),
         (("PUT", "/api/v1/operators/me/sensitive-terms"), REPORTER),
         (("GET", "/api/v1/reports"), READERS),

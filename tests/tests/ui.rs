@@ -343,6 +343,8 @@ async fn posts_without_csrf_are_refused(backend: Backend) {
     let (jar, csrf) = login(&app, "ana", PASSWORD).await;
     let r = post_form(&app, &jar, "/clusters/any/lessons", form(&[("text", "x")])).await;
     assert_eq!(r.status(), 403);
+    let r = post_form(&app, &jar, "/lessons/any/endorse", String::new()).await;
+    assert_eq!(r.status(), 403);
     let r = post_form(&app, &jar, "/logout", String::new()).await;
     assert_eq!(r.status(), 403);
     let r = post_form(&app, &jar, "/logout", form(&[("csrf", "wrong")])).await;
@@ -764,6 +766,33 @@ async fn analyst_flow_in_a_browser(backend: Backend) {
             .await
             .expect("lessons")
             .is_empty()
+    );
+    // Endorse the first lesson listed: the count goes up by one and the
+    // button gives way to a note.
+    let first = c.find(Locator::Css("li.lesson")).await.expect("a lesson");
+    let item = first.attr("id").await.expect("attr").expect("lesson id");
+    let count = |text: String| -> i64 {
+        text.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("endorsement count")
+    };
+    let counter = format!("#{item} .meta span[title]");
+    let before = count(b.text(&counter).await);
+    b.click(&format!("#{item} form.endorse button")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c
+        .find(Locator::Css(&format!("#{item} .endorsed")))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "endorsement not shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(b.text(&counter).await), before + 1);
+    assert!(
+        b.path().await.starts_with("/lessons?"),
+        "back on the same list"
     );
     if shots {
         b.shot("lessons-1280").await;

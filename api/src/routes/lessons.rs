@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::{Reader, Reporter};
+use crate::auth::Reader;
 use crate::clustering::Viewer;
 use crate::error::{ApiResult, Problem};
 use crate::lessons::{Endorsement, LessonList, LessonQuery};
@@ -73,8 +73,9 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Endorse a lesson: "we applied this too". Counted once per member
-/// (repeating it changes nothing) and never attributed.
+/// Endorse a lesson: "we applied this too". Counted once per member (an
+/// analyst counts as one person; repeating it changes nothing) and never
+/// attributed.
 #[utoipa::path(
     tag = "lessons",
     security(("bearer" = [])),
@@ -82,19 +83,19 @@ pub async fn list(
     responses(
         (status = 200, body = Endorsement),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such lesson, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "a lesson of the caller's own report", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/lessons/{id}/endorse")]
 pub async fn endorse(
-    reporter: Reporter,
+    reader: Reader,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    let viewer = Viewer::new(&reporter.principal, &state.keys);
+    let viewer = Viewer::new(&reader.0, &state.keys);
     let out = db(&state, move |conn| {
         crate::lessons::endorse(conn, &viewer, &id)
     })

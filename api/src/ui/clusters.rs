@@ -48,6 +48,8 @@ pub(super) struct LessonView {
     pub category: String,
     pub curated: bool,
     pub endorsements: i64,
+    /// The signed-in analyst endorsed it already.
+    pub endorsed: bool,
     pub report_ids: Vec<String>,
     pub cluster_id: Option<String>,
 }
@@ -60,6 +62,7 @@ impl LessonView {
             category: category_label(l.category.as_str()),
             curated: l.source.as_str() == "curated",
             endorsements: l.endorsements,
+            endorsed: l.endorsed,
             report_ids: l.report_ids,
             cluster_id: l.cluster_id,
         }

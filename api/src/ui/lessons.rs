@@ -54,6 +54,8 @@ struct LessonsPage {
     next_url: Option<String>,
     error: Option<String>,
     clear_url: Option<String>,
+    /// For the endorse buttons.
+    csrf: String,
 }
 
 fn value_label(field: &str, slug: &str) -> String {
@@ -85,6 +87,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         next_url: None,
         error: None,
         clear_url: None,
+        csrf: s.csrf.clone(),
     };
     view.hidden = params
         .pairs()
@@ -168,4 +171,66 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .collect();
     view.lessons = list.items.into_iter().map(LessonView::from).collect();
     s.finish(render(StatusCode::OK, &view))
+}
+
+/// `POST /lessons/{id}/endorse`: the analyst endorses a lesson ("we applied
+/// this too"), then returns to the page it came from.
+pub async fn endorse(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let s = match require_analyst(&req, &state).await {
+        Ok(s) => s,
+        Err(redirect) => return redirect,
+    };
+    let token = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == super::session::CSRF_FIELD)
+        .map(|(_, v)| v.into_owned());
+    if !super::session::csrf_ok(&state, &req, &s.principal.subject, token.as_deref()) {
+        return super::csrf_refused();
+    }
+    let id = path.into_inner();
+    let viewer = Viewer::new(&s.principal, &state.keys);
+    let lesson = id.clone();
+    let done = db(&state, move |conn| {
+        crate::lessons::endorse(conn, &viewer, &lesson)
+    })
+    .await;
+    match done {
+        Ok(_) => {
+            // Back to the list or cluster it was endorsed from (local paths only).
+            let back = req
+                .headers()
+                .get(actix_web::http::header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| {
+                    r.find("://")
+                        .map(|i| &r[i + 3..])
+                        .and_then(|r| r.find('/').map(|j| r[j..].to_owned()))
+                })
+                .filter(|p| p.starts_with("/lessons") || p.starts_with("/clusters/"))
+                .unwrap_or_else(|| "/lessons".to_owned());
+            let back = format!(
+                "{}#lesson-{id}",
+                back.split('#').next().unwrap_or("/lessons")
+            );
+            s.finish(
+                HttpResponse::SeeOther()
+                    .insert_header((actix_web::http::header::LOCATION, back))
+                    .finish(),
+            )
+        }
+        Err(e) if e.code().status().is_client_error() => s.finish(super::message_page(
+            e.code().status(),
+            Chrome::new("Lessons", "lessons", &s),
+            "This lesson cannot be endorsed",
+            &e.problem().detail,
+        )),
+        Err(e) => s.finish(super::internal_error(
+            Chrome::new("Lessons", "lessons", &s),
+            &e,
+        )),
+    }
 }

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(clusters::add_lesson),
         )
         .route("/lessons", web::get().to(lessons::page))
+        .route("/lessons/{id}/endorse", web::post().to(lessons::endorse))
         .route("/digests", web::get().to(coming_later))
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
