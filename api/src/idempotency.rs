@@ -105,17 +105,13 @@ pub fn run<F>(
 where
     F: FnOnce(&mut DbConnection) -> Result<(u16, serde_json::Value), ApiError>,
 {
-    use diesel::Connection;
     let Some(key) = key else {
-        let (status, body) = conn
-            .transaction::<_, TxError, _>(|conn| {
-                incidex_schema::db::lock_for_write(conn).map_err(ApiError::from)?;
-                Ok(op(conn)?)
-            })
-            .map_err(|e| match e {
-                TxError::Api(e) => e,
-                TxError::KeyTaken => ApiError::internal(anyhow::anyhow!("no key, no conflict")),
-            })?;
+        let (status, body) =
+            incidex_schema::db::write_transaction::<_, TxError, _>(conn, |conn| Ok(op(conn)?))
+                .map_err(|e| match e {
+                    TxError::Api(e) => e,
+                    TxError::KeyTaken => ApiError::internal(anyhow::anyhow!("no key, no conflict")),
+                })?;
         return Ok(Recorded {
             status,
             body,
@@ -125,8 +121,7 @@ where
     if let Some(row) = idempotency::find(conn, scope, key)? {
         return replay(&row, request_hash);
     }
-    let result = conn.transaction::<_, TxError, _>(|conn| {
-        incidex_schema::db::lock_for_write(conn).map_err(ApiError::from)?;
+    let result = incidex_schema::db::write_transaction::<_, TxError, _>(conn, |conn| {
         let (status, body) = op(conn)?;
         let row = IdempotencyRow {
             scope: scope.to_owned(),

@@ -32,7 +32,6 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
-use diesel::Connection;
 use incidex_indexer::analysis::{Mode, analyse, is_stop_word};
 use incidex_schema::db::DbConnection;
 use incidex_schema::db::lessons::{
@@ -883,8 +882,7 @@ pub fn endorse(
         .endorser_key
         .clone()
         .ok_or_else(|| ApiError::new(ErrorCode::Forbidden, "only members endorse lessons"))?;
-    conn.transaction(|conn| {
-        incidex_schema::db::lock_for_write(conn)?;
+    incidex_schema::db::write_transaction(conn, |conn| {
         let lesson = store::find_lesson(conn, lesson_id)?.ok_or_else(ApiError::not_found)?;
         if !lesson_visible(conn, viewer, &lesson)? {
             return Err(ApiError::not_found());
@@ -953,8 +951,7 @@ pub fn add_curated(
             format!("at most {MAX_LESSON_CHARS} characters"),
         )]));
     }
-    conn.transaction(|conn| {
-        incidex_schema::db::lock_for_write(conn)?;
+    incidex_schema::db::write_transaction(conn, |conn| {
         if !crate::clustering::cluster_visible(conn, viewer, cluster_id)? {
             return Err(ApiError::not_found());
         }

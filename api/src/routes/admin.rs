@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::extract::JsonBody;
 use crate::members::{self, Client, IssuedClient, NewClient, NewOperator, NewUser, Operator, User};
 use crate::state::AppState;
@@ -22,12 +22,7 @@ where
         + Send
         + 'static,
 {
-    let pool = state.pool.clone();
-    web::block(move || -> Result<T, ApiError> {
-        let mut conn = pool.get().map_err(incidex_schema::db::StorageError::from)?;
-        Ok(f(&mut conn)?)
-    })
-    .await?
+    crate::routes::reports::db(state, move |conn| Ok(f(conn)?)).await
 }
 
 /// Register a member operator (its name and aliases are scrubbed from every report).

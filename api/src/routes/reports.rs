@@ -402,9 +402,7 @@ pub async fn replace(
     let owner = owner_key(&state, &reporter.operator_id);
     let st = state.clone();
     let out = db(&state, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            incidex_schema::db::lock_for_write(conn)?;
+        incidex_schema::db::write_transaction(conn, |conn| {
             let row = owned(conn, &id, &owner)?;
             save_content(&st, conn, &reporter.operator_id, row, content)
         })
@@ -442,9 +440,7 @@ pub async fn edit(
     let st = state.clone();
     let patch = body.value;
     let out = db(&state, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            incidex_schema::db::lock_for_write(conn)?;
+        incidex_schema::db::write_transaction(conn, |conn| {
             let row = owned(conn, &id, &owner)?;
             let current = crate::views::content_of(&row)?;
             let content = apply_patch(current.as_input(), &patch)?.validate()?;
@@ -522,9 +518,7 @@ pub async fn withdraw(
     let id = path.into_inner();
     let owner = owner_key(&state, &reporter.operator_id);
     let out = db(&state, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            incidex_schema::db::lock_for_write(conn)?;
+        incidex_schema::db::write_transaction(conn, |conn| {
             let row = owned(conn, &id, &owner)?;
             if row.status == ReportStatus::Withdrawn.as_str() {
                 return Err(ApiError::new(

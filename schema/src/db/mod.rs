@@ -53,7 +53,7 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// once with "database is locked" instead of waiting. A write that changes
 /// nothing takes the lock up front, so the transaction waits its turn
 /// (busy timeout) and reads current data. PostgreSQL needs nothing.
-pub fn lock_for_write(conn: &mut DbConnection) -> StorageResult<()> {
+pub fn lock_for_write(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
     use diesel::prelude::*;
     if let DbConnection::Sqlite(_) = conn {
         use crate::schema::reports;
@@ -62,4 +62,19 @@ pub fn lock_for_write(conn: &mut DbConnection) -> StorageResult<()> {
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// A transaction that reads and then writes: opened with
+/// [`lock_for_write`] as its first statement. Use it for every such
+/// transaction instead of `Connection::transaction`.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        lock_for_write(conn)?;
+        f(conn)
+    })
 }
