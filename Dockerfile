@@ -6,6 +6,11 @@ COPY . .
 RUN cargo build --release --locked -p incidex-api --bin incidex
 
 FROM debian:bookworm-slim
+# CA certificates: webhooks are delivered over HTTPS (rustls reads the
+# system's trust store).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --home-dir /var/lib/incidex --create-home incidex
 COPY --from=build /src/target/release/incidex /usr/local/bin/incidex
 USER incidex

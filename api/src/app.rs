@@ -102,14 +102,19 @@ pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<
     } else {
         None
     };
+    let alerts = Arc::new(
+        crate::alerts::Alerts::new(&settings.alerts).context("cannot set up the webhook client")?,
+    );
     Ok(AppState {
         pool,
         settings,
         keys: Arc::new(keys),
         tokens: Arc::new(tokens),
         hasher: Arc::new(crate::auth::SecretHasher::default()),
+        credentials: Arc::new(crate::auth::CredentialCache::default()),
         members,
         index,
+        alerts,
     })
 }
 

@@ -20,7 +20,8 @@ use crate::telemetry;
 pub struct Cli {
     /// TOML configuration file (settings: listen, data_dir, database_url,
     /// log_format, log_level, max_body_bytes, db_pool_size,
-    /// shutdown_timeout_secs, workers).
+    /// shutdown_timeout_secs, workers, ... as in the README; digests under
+    /// a [digests] table).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -49,6 +50,44 @@ pub enum Command {
     /// Measure similar incidents and clusters against a labelled corpus,
     /// loaded into a throwaway registry through the normal code paths.
     Eval(EvalArgs),
+    /// Build the digest of one period from the database now and print it
+    /// (or write it to --out); nothing is stored.
+    Digest(DigestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The kind of period: daily, weekly (ISO week) or monthly; UTC boundaries.
+    #[arg(long, value_parser = parse_kind)]
+    pub period: crate::digests::DigestKind,
+    /// A date (YYYY-MM-DD) or UTC date-time in the period [default: now, the current period]
+    #[arg(long, value_name = "DATE", value_parser = parse_at)]
+    pub at: Option<chrono::NaiveDateTime>,
+    /// Output format.
+    #[arg(long, value_parser = ["json", "csv", "md", "html"])]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Who it is for: members (TLP clear and green) or analysts (also amber).
+    #[arg(long, default_value = "members", value_parser = parse_audience)]
+    pub audience: crate::digests::Audience,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+fn parse_kind(s: &str) -> Result<crate::digests::DigestKind, String> {
+    s.parse()
+}
+
+fn parse_at(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    crate::digests::period::parse_instant(s)
+        .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 date-time"))
+}
+
+fn parse_audience(s: &str) -> Result<crate::digests::Audience, String> {
+    crate::digests::Audience::parse(s)
+        .ok_or_else(|| format!("unknown audience `{s}` (members, analysts)"))
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +376,12 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Digest(args) => {
+            let settings = Settings::load(cli.config.as_deref(), &args.storage.overrides())?;
+            telemetry::init(LogFormat::Text, "warn");
+            digest(&settings, &args)?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             let spec = app::openapi()
                 .to_pretty_json()
@@ -345,6 +390,38 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// `incidex digest`: builds the digest of the period containing `--at`
+/// from the database (as the scheduler would, without storing it).
+fn digest(settings: &Settings, args: &DigestArgs) -> anyhow::Result<()> {
+    use crate::digests::render::{self, Format};
+    let format = Format::parse(&args.format).context("unknown format")?;
+    let at = args.at.unwrap_or_else(incidex_schema::db::reports::now);
+    let period = crate::digests::Period::containing(args.period, at);
+    let pool = app::open_database(settings)?;
+    let mut conn = pool.get().context("cannot connect to the database")?;
+    let members = crate::intake::AnonymiserCache::default();
+    let ctx = crate::digests::BuildContext {
+        members: &members,
+        k_anonymity: settings.k_anonymity,
+        stats: None,
+    };
+    let digest = crate::digests::build(&mut conn, ctx, period, args.audience, chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("cannot build the digest: {e:?}"))?;
+    let body = render::render(&digest, format)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, body)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(body.as_bytes())
+                .and_then(|()| out.flush())
+                .context("cannot write to standard output")?;
+        }
+    }
+    Ok(())
 }
 
 fn migrate(settings: &Settings, check: bool) -> anyhow::Result<std::process::ExitCode> {

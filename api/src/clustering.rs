@@ -118,6 +118,20 @@ impl Viewer {
         }
     }
 
+    /// A reader class: `role`'s reading rights, no reports of its own and
+    /// no endorsements (digests are written for a class, not a person).
+    pub fn for_role(role: Role) -> Viewer {
+        Viewer {
+            role,
+            owner_key: None,
+            endorser_key: None,
+            tlps: crate::views::readable_tlps(role)
+                .iter()
+                .map(|t| t.as_str())
+                .collect(),
+        }
+    }
+
     /// Whether a report with this status, TLP and owner is visible.
     pub fn may_see(&self, status: &str, tlp: &str, owner_key: &str) -> bool {
         status == ReportStatus::Published.as_str()
@@ -948,6 +962,49 @@ fn label_for(
         memo.insert(key, label.clone());
     }
     Ok(label)
+}
+
+/// A cluster as a reader sees it, with its visible members.
+#[derive(Debug, Clone)]
+pub struct VisibleCluster {
+    pub id: String,
+    pub label: String,
+    pub top_terms: Vec<String>,
+    /// The members the reader may see.
+    pub members: Vec<MemberReport>,
+}
+
+/// The clusters the reader may see whose visible members `keep` selects,
+/// labelled from those members as for any other view (digests).
+pub fn visible_clusters(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    stats: Option<&dyn DocFreqs>,
+    keep: impl Fn(&[MemberReport]) -> bool,
+) -> ApiResult<Vec<VisibleCluster>> {
+    let groups: Vec<Group> = visible_groups(store::member_reports(conn, None)?, viewer)
+        .into_iter()
+        .filter(|g| keep(&g.visible))
+        .collect();
+    let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+    let rows: HashMap<String, ClusterRow> = store::clusters_by_id(conn, &ids)?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        let Some(row) = rows.get(&group.id) else {
+            continue;
+        };
+        let (label, top_terms) = label_for(conn, &group, row, None, stats)?;
+        out.push(VisibleCluster {
+            id: group.id,
+            label,
+            top_terms,
+            members: group.visible,
+        });
+    }
+    Ok(out)
 }
 
 /// Today, for the growth windows.

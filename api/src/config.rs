@@ -32,6 +32,26 @@ const ENV_KEYS: &[&str] = &[
     "ownership_secret",
     "k_anonymity",
     "recluster_interval_secs",
+    "alerts__enabled",
+    "alerts__retry_base_ms",
+    "alerts__retry_max_ms",
+    "alerts__max_attempts",
+    "alerts__disable_after_failures",
+    "alerts__request_timeout_ms",
+    "alerts__poll_interval_ms",
+    "alerts__allow_private_targets",
+    "alerts__public_url",
+    "alerts__max_per_owner",
+];
+
+/// Digest settings read from `INCIDEX_DIGESTS_` + the key in capitals.
+const DIGEST_ENV_KEYS: &[&str] = &[
+    "enabled",
+    "periods",
+    "tick_secs",
+    "export_dir",
+    "catch_up_days",
+    "lease_secs",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -83,6 +103,85 @@ pub struct Settings {
     /// How often the full re-clustering runs (once across replicas); 0
     /// turns the periodic job off (`incidex recluster` still works).
     pub recluster_interval_secs: u64,
+    /// The digest scheduler (`[digests]` in TOML, `INCIDEX_DIGESTS_*`).
+    #[serde(default)]
+    pub digests: crate::digests::DigestSettings,
+    /// Saved-search alerts (`[alerts]` in the file, `INCIDEX_ALERTS__<KEY>`
+    /// in the environment).
+    #[serde(default)]
+    pub alerts: AlertSettings,
+}
+
+/// Saved searches and their webhooks (docs/alerts.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Run the matcher and the webhook sender in `serve`.
+    pub enabled: bool,
+    /// Delay before the first retry; it doubles with each failure (with
+    /// jitter) up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Attempts per notification before it is abandoned.
+    pub max_attempts: u32,
+    /// Failed attempts in a row (any notification of one saved search)
+    /// after which the saved search is disabled.
+    pub disable_after_failures: u32,
+    /// Timeout of one webhook request, connection included.
+    pub request_timeout_ms: u64,
+    /// How often the matcher and the sender look for work other replicas
+    /// made and for retries that fell due.
+    pub poll_interval_ms: u64,
+    /// Let webhooks target loopback, private, link-local and other
+    /// non-public addresses (tests, closed networks). Off: the registry
+    /// must not be a way into the network it runs in.
+    pub allow_private_targets: bool,
+    /// Base of the links in notifications (`https://incidex.example.org`);
+    /// default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Saved searches one owner may have.
+    pub max_per_owner: u32,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            enabled: true,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            max_attempts: 8,
+            disable_after_failures: 15,
+            request_timeout_ms: 10_000,
+            poll_interval_ms: 1_000,
+            allow_private_targets: false,
+            public_url: None,
+            max_per_owner: 50,
+        }
+    }
+}
+
+impl AlertSettings {
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(format!("alerts: {m}")));
+        if self.max_attempts == 0 || self.disable_after_failures == 0 || self.max_per_owner == 0 {
+            return bad(
+                "max_attempts, disable_after_failures and max_per_owner must be at least 1",
+            );
+        }
+        if self.retry_base_ms == 0 || self.retry_max_ms < self.retry_base_ms {
+            return bad("retry_base_ms must be positive and at most retry_max_ms");
+        }
+        if self.request_timeout_ms == 0 || self.poll_interval_ms == 0 {
+            return bad("request_timeout_ms and poll_interval_ms must be positive");
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = reqwest::Url::parse(url);
+            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+                return bad("public_url must be an http or https URL");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The defaults, as a serialisable layer (secrets are not part of it).
@@ -166,12 +265,34 @@ impl Settings {
             })?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        let env = Env::prefixed("INCIDEX_").filter(|key| ENV_KEYS.iter().any(|k| key == *k));
-        figment
+        // `INCIDEX_ALERTS__MAX_ATTEMPTS` is `alerts.max_attempts`.
+        let env = Env::prefixed("INCIDEX_")
+            .filter(|key| ENV_KEYS.iter().any(|k| key == *k))
+            .split("__");
+        // `INCIDEX_DIGESTS_TICK_SECS` is `digests.tick_secs`.
+        let digests_env = Env::prefixed("INCIDEX_DIGESTS_")
+            .filter(|key| DIGEST_ENV_KEYS.iter().any(|k| key == *k))
+            .map(|key| format!("digests.{key}").into());
+        let settings: Settings = figment
             .merge(env)
+            .merge(digests_env)
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(|e| ConfigError::Invalid(one_line(&e)))
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
+        if let Some(problem) = settings.digests.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        settings.alerts.check()?;
+        Ok(settings)
+    }
+
+    /// Where links in notifications point: `alerts.public_url`, else the
+    /// listen address.
+    pub fn public_url(&self) -> String {
+        match &self.alerts.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     /// The database the settings select: the URL's scheme decides the backend.
@@ -250,6 +371,45 @@ mod tests {
     }
 
     #[test]
+    fn alert_settings_from_file_and_env() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let s = Settings::load(None, &Overrides::default()).expect("defaults");
+            assert_eq!(s.alerts, AlertSettings::default());
+            assert!(
+                !s.alerts.allow_private_targets,
+                "private targets are refused by default"
+            );
+            jail.create_file(
+                "incidex.toml",
+                "[alerts]\nmax_attempts = 3\npublic_url = \"https://incidex.example.org/\"\n",
+            )?;
+            jail.set_env("INCIDEX_ALERTS__ALLOW_PRIVATE_TARGETS", "true");
+            jail.set_env("INCIDEX_ALERTS__RETRY_BASE_MS", "50");
+            let s = Settings::load(Some(Path::new("incidex.toml")), &Overrides::default())
+                .expect("load");
+            assert_eq!(s.alerts.max_attempts, 3);
+            assert_eq!(s.alerts.retry_base_ms, 50);
+            assert!(s.alerts.allow_private_targets);
+            assert_eq!(
+                s.alerts.request_timeout_ms, 10_000,
+                "unset keys keep defaults"
+            );
+            assert_eq!(s.public_url(), "https://incidex.example.org");
+
+            jail.create_file("typo.toml", "[alerts]\nmax_attempt = 3\n")?;
+            let e = Settings::load(Some(Path::new("typo.toml")), &Overrides::default())
+                .expect_err("unknown key");
+            assert!(e.to_string().contains("max_attempt"), "{e}");
+            jail.create_file("zero.toml", "[alerts]\nmax_attempts = 0\n")?;
+            let e = Settings::load(Some(Path::new("zero.toml")), &Overrides::default())
+                .expect_err("zero attempts");
+            assert!(e.to_string().contains("max_attempts"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secrets_are_never_printed() {
         Jail::expect_with(|jail| {
             jail.clear_env();
@@ -262,6 +422,55 @@ mod tests {
                     .to_string()
                     .contains("hunter2")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn digest_settings_from_file_and_env() {
+        use crate::digests::DigestKind;
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let s = Settings::load(None, &Overrides::default()).expect("defaults");
+            assert!(s.digests.enabled);
+            assert_eq!(s.digests.periods, vec![DigestKind::Weekly]);
+            assert_eq!(
+                s.digests.export_dir(&s.data_dir),
+                PathBuf::from("./data/digests")
+            );
+            jail.create_file(
+                "incidex.toml",
+                "[digests]\nperiods = [\"daily\", \"monthly\"]\ntick_secs = 60\nexport_dir = \"/srv/out\"\n",
+            )?;
+            jail.set_env("INCIDEX_DIGESTS_CATCH_UP_DAYS", "10");
+            let s = Settings::load(Some(Path::new("incidex.toml")), &Overrides::default())
+                .expect("load");
+            assert_eq!(
+                s.digests.periods,
+                vec![DigestKind::Daily, DigestKind::Monthly]
+            );
+            assert_eq!(s.digests.tick_secs, 60);
+            assert_eq!(s.digests.catch_up_days, 10);
+            assert_eq!(s.digests.export_dir(&s.data_dir), PathBuf::from("/srv/out"));
+            jail.set_env("INCIDEX_DIGESTS_PERIODS", "weekly,daily");
+            jail.set_env("INCIDEX_DIGESTS_ENABLED", "false");
+            let s = Settings::load(None, &Overrides::default()).expect("load");
+            assert_eq!(
+                s.digests.periods,
+                vec![DigestKind::Weekly, DigestKind::Daily]
+            );
+            assert!(!s.digests.enabled);
+            jail.set_env("INCIDEX_DIGESTS_PERIODS", "fortnightly");
+            let e = Settings::load(None, &Overrides::default()).expect_err("bad period");
+            assert!(e.to_string().contains("fortnightly"), "{e}");
+            jail.set_env("INCIDEX_DIGESTS_PERIODS", "weekly");
+            jail.set_env("INCIDEX_DIGESTS_TICK_SECS", "0");
+            let e = Settings::load(None, &Overrides::default()).expect_err("zero tick");
+            assert!(e.to_string().contains("tick_secs"), "{e}");
+            jail.create_file("typo.toml", "[digests]\nperiod = [\"daily\"]\n")?;
+            let e = Settings::load(Some(Path::new("typo.toml")), &Overrides::default())
+                .expect_err("unknown key");
+            assert!(e.to_string().contains("period"), "{e}");
             Ok(())
         });
     }

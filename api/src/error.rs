@@ -36,6 +36,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the resource exists but not with this method.
     MethodNotAllowed,
+    /// 406: none of the media types in `Accept` can be served.
+    NotAcceptable,
     /// 409: the request conflicts with the resource's current state.
     Conflict,
     /// 413: the body is larger than the configured limit.
@@ -63,6 +65,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::NotAcceptable,
         ErrorCode::Conflict,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -82,6 +85,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -103,6 +107,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotAcceptable => "not_acceptable",
             ErrorCode::Conflict => "conflict",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
@@ -124,6 +129,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "Not allowed for this role",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::NotAcceptable => "No acceptable representation",
             ErrorCode::Conflict => "Conflict with the current state",
             ErrorCode::PayloadTooLarge => "Request body too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
@@ -142,6 +148,7 @@ impl ErrorCode {
             403 => ErrorCode::Forbidden,
             404 => ErrorCode::NotFound,
             405 => ErrorCode::MethodNotAllowed,
+            406 => ErrorCode::NotAcceptable,
             409 => ErrorCode::Conflict,
             413 => ErrorCode::PayloadTooLarge,
             415 => ErrorCode::UnsupportedMediaType,
@@ -314,8 +321,29 @@ impl From<incidex_schema::db::StorageError> for ApiError {
                     "the database is not available; retry shortly",
                 )
             }
+            incidex_schema::db::StorageError::Database(ref db) if is_busy(db) => {
+                // SQLite's single writer stayed busy for the whole busy
+                // timeout: overload, not a fault. Nothing was written (the
+                // transaction rolled back), and a retry is safe.
+                tracing::warn!(error = %db, "database busy beyond its timeout");
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database is busy; retry shortly",
+                )
+            }
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// SQLite's "database is locked" / "database is busy" (SQLITE_BUSY).
+fn is_busy(e: &diesel::result::Error) -> bool {
+    match e {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database is busy")
+        }
+        _ => false,
     }
 }
 
@@ -343,6 +371,36 @@ pub type ApiResult<T> = Result<T, ApiError>;
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// A real SQLITE_BUSY (another connection holds the write lock past
+    /// the busy timeout) is a 503 to retry, not a 500.
+    #[test]
+    fn a_busy_sqlite_database_is_service_unavailable() {
+        use diesel::connection::SimpleConnection;
+        use diesel::{Connection, SqliteConnection};
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("busy.db");
+        let path = path.to_str().expect("utf-8");
+        let mut holder = SqliteConnection::establish(path).expect("open");
+        holder
+            .batch_execute("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .expect("lock");
+        let mut other = SqliteConnection::establish(path).expect("open");
+        other
+            .batch_execute("PRAGMA busy_timeout = 10;")
+            .expect("pragma");
+        let err = other
+            .batch_execute("INSERT INTO t VALUES (2);")
+            .expect_err("locked");
+        let api = ApiError::from(err);
+        assert_eq!(api.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(api.code().status(), StatusCode::SERVICE_UNAVAILABLE);
+        // Other database errors stay internal.
+        let err = other
+            .batch_execute("INSERT INTO nowhere VALUES (1);")
+            .expect_err("no table");
+        assert_eq!(ApiError::from(err).code(), ErrorCode::Internal);
+    }
 
     #[test]
     fn codes_are_unique_and_statuses_are_errors() {

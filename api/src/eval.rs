@@ -89,11 +89,13 @@ fn postmortem_input(v: &Value) -> anyhow::Result<ReportInput> {
     };
     let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
     let title = clip(text("title").replace(['\n', '\r'], " "), 200);
-    let summary = [text("summary"), text("text")]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n\n");
+    // The short summary is the report's summary; the postmortem itself
+    // goes where a filer would put the rest of the story (the notes), so
+    // the index weighs them as it weighs a real report's fields.
+    let (summary, notes) = match (text("summary"), text("text")) {
+        (s, t) if s.is_empty() => (t, String::new()),
+        (s, t) => (s, t),
+    };
     let started = v
         .get("start_time")
         .and_then(Value::as_str)
@@ -106,6 +108,10 @@ fn postmortem_input(v: &Value) -> anyhow::Result<ReportInput> {
         "summary": clip(if summary.is_empty() { "No description.".to_owned() } else { summary }, 10_000),
         "context": {"started_on": started},
     });
+    let mut body = body;
+    if !notes.is_empty() {
+        body["notes"] = json!(clip(notes, 10_000));
+    }
     ReportInput::from_json(body).map_err(|e| anyhow::anyhow!("{:?}", e.errors()))
 }
 
@@ -151,9 +157,7 @@ pub fn run(file: &Path, label: &str, k: usize) -> anyhow::Result<EvalReport> {
             .map_err(|e| anyhow::anyhow!("line {}: {:?}", n + 1, e.errors()))?;
         let filed = file_report(&state.members, &mut conn, &op.id, &owner, content)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let row = incidex_schema::db::reports::find_report(&mut conn, &filed.report.id)?
-            .context("filed report")?;
-        publish_report(&state.keys, "incidex", &mut conn, row)
+        publish_report(&state.keys, "incidex", &mut conn, &filed.report.id, &owner)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         labels.insert(filed.report.id, label_value);
     }

@@ -3,7 +3,6 @@
 //! a change-log entry in one transaction).
 
 use incidex_schema::db::DbConnection;
-use incidex_schema::db::changes::ChangeKind;
 use incidex_schema::db::reports::{self, ReportRow, now};
 use incidex_schema::report::{ReportContent, ReportStatus};
 
@@ -45,42 +44,44 @@ pub fn file_report(
     Ok(OwnedReport {
         report: OwnerReport::from_row(&row)?,
         redactions: anonymised.redactions,
+        receipt: None,
     })
 }
 
-/// Publishes a draft and signs a receipt for it.
+/// Publishes the draft `id` of `owner_key` and signs a receipt for it, in
+/// one transaction (the caller's, when it has one open).
 pub fn publish_report(
     keys: &RegistryKeys,
     issuer: &str,
     conn: &mut DbConnection,
-    row: ReportRow,
+    id: &str,
+    owner_key: &str,
 ) -> ApiResult<(OwnerReport, Receipt)> {
-    if row.status != ReportStatus::Draft.as_str() {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("the report is {}, not a draft", row.status),
-        ));
-    }
-    let at = now();
-    let published = ReportRow {
-        status: ReportStatus::Published.as_str().to_owned(),
-        published_at: Some(at),
-        updated_at: at,
-        ..row
-    };
-    reports::save_change(conn, &published, ChangeKind::Published, None)?
-        .ok_or_else(ApiError::not_found)?;
-    // Its lessons become lesson records (callers run this in one transaction).
-    crate::lessons::sync_report_lessons(conn, &published)?;
-    let receipt = receipts::issue(
-        keys,
-        ReceiptClaims {
-            report_id: published.id.clone(),
-            revision: published.revision,
-            content_sha256: receipts::content_hash(&published.content),
-            published_at: at.and_utc(),
-            issuer: issuer.to_owned(),
-        },
-    );
-    Ok((OwnerReport::from_row(&published)?, receipt))
+    incidex_schema::db::atomically(conn, |conn| {
+        let at = now();
+        let Some(published) = reports::publish_draft(conn, id, owner_key, at)? else {
+            // Not a draft of this owner: say which, without revealing
+            // other operators' reports.
+            let row = reports::find_report(conn, id)?
+                .filter(|r| r.owner_key == owner_key)
+                .ok_or_else(ApiError::not_found)?;
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("the report is {}, not a draft", row.status),
+            ));
+        };
+        // Its lessons become lesson records (a draft has none yet).
+        crate::lessons::add_published_lessons(conn, &published)?;
+        let receipt = receipts::issue(
+            keys,
+            ReceiptClaims {
+                report_id: published.id.clone(),
+                revision: published.revision,
+                content_sha256: receipts::content_hash(&published.content),
+                published_at: at.and_utc(),
+                issuer: issuer.to_owned(),
+            },
+        );
+        Ok((OwnerReport::from_row(&published)?, receipt))
+    })
 }

@@ -4,8 +4,9 @@
 //!
 //! The first response is recorded in the same transaction as the change it
 //! reports, so a crash cannot separate them, and two concurrent requests
-//! with one key cannot both succeed: the second fails on the record's
-//! primary key, rolls back, and replays the first's response. Records are
+//! with one key cannot both succeed: the second finds the record's key
+//! taken (waiting for the first to commit), rolls back, and replays the
+//! first's response. Records are
 //! scoped by a keyed hash of the caller (so the table does not link clients
 //! to reports) and kept for 24 hours.
 
@@ -70,6 +71,12 @@ enum TxError {
     KeyTaken,
 }
 
+impl From<incidex_schema::db::StorageError> for TxError {
+    fn from(e: incidex_schema::db::StorageError) -> Self {
+        TxError::Api(e.into())
+    }
+}
+
 impl From<diesel::result::Error> for TxError {
     fn from(e: diesel::result::Error) -> Self {
         TxError::Api(e.into())
@@ -95,6 +102,10 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 
 /// Runs `op` in a transaction, recording its response under `key` when one
 /// is given, or replays the response recorded earlier.
+///
+/// The record is written last, in the same transaction, and looked up only
+/// when it is already taken or `op` failed: a first request costs one
+/// INSERT, and a retry's work is rolled back before its replay.
 pub fn run<F>(
     conn: &mut DbConnection,
     scope: &str,
@@ -105,58 +116,47 @@ pub fn run<F>(
 where
     F: FnOnce(&mut DbConnection) -> Result<(u16, serde_json::Value), ApiError>,
 {
-    let Some(key) = key else {
-        let (status, body) =
-            incidex_schema::db::write_transaction::<_, TxError, _>(conn, |conn| Ok(op(conn)?))
-                .map_err(|e| match e {
-                    TxError::Api(e) => e,
-                    TxError::KeyTaken => ApiError::internal(anyhow::anyhow!("no key, no conflict")),
-                })?;
-        return Ok(Recorded {
-            status,
-            body,
-            replayed: false,
-        });
-    };
-    if let Some(row) = idempotency::find(conn, scope, key)? {
-        return replay(&row, request_hash);
-    }
     let result = incidex_schema::db::write_transaction::<_, TxError, _>(conn, |conn| {
         let (status, body) = op(conn)?;
-        let row = IdempotencyRow {
-            scope: scope.to_owned(),
-            idem_key: key.to_owned(),
-            request_hash: request_hash.to_owned(),
-            response_status: i32::from(status),
-            response_body: body.to_string(),
-            created_at: now(),
-        };
-        match idempotency::insert(conn, &row) {
-            Ok(()) => Ok((status, body)),
-            Err(incidex_schema::db::StorageError::Database(
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ),
-            )) => Err(TxError::KeyTaken),
-            Err(e) => Err(TxError::Api(e.into())),
+        if let Some(key) = key {
+            let row = IdempotencyRow {
+                scope: scope.to_owned(),
+                idem_key: key.to_owned(),
+                request_hash: request_hash.to_owned(),
+                response_status: i32::from(status),
+                response_body: body.to_string(),
+                created_at: now(),
+            };
+            if !idempotency::insert(conn, &row)? {
+                return Err(TxError::KeyTaken);
+            }
         }
+        Ok((status, body))
     });
-    match result {
-        Ok((status, body)) => Ok(Recorded {
+    match (result, key) {
+        (Ok((status, body)), _) => Ok(Recorded {
             status,
             body,
             replayed: false,
         }),
-        // A concurrent request with the same key committed first.
-        Err(TxError::KeyTaken) => match idempotency::find(conn, scope, key)? {
+        // An earlier or concurrent request with this key committed first.
+        (Err(TxError::KeyTaken), Some(key)) => match idempotency::find(conn, scope, key)? {
             Some(row) => replay(&row, request_hash),
             None => Err(ApiError::new(
                 ErrorCode::Conflict,
                 "a concurrent request with this Idempotency-Key failed; retry",
             )),
         },
-        Err(TxError::Api(e)) => Err(e),
+        // A retry can fail where the first request succeeded (a publish
+        // finds the report already published): the record decides.
+        (Err(TxError::Api(e)), Some(key)) => match idempotency::find(conn, scope, key)? {
+            Some(row) => replay(&row, request_hash),
+            None => Err(e),
+        },
+        (Err(TxError::Api(e)), None) => Err(e),
+        (Err(TxError::KeyTaken), None) => {
+            Err(ApiError::internal(anyhow::anyhow!("no key, no conflict")))
+        }
     }
 }
 

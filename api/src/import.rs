@@ -135,9 +135,7 @@ pub fn run(
                 let filed = file_report(&state.members, conn, &op.id, &owner, content)?;
                 let id = filed.report.id.clone();
                 if publish {
-                    let row = incidex_schema::db::reports::find_report(conn, &id)?
-                        .ok_or_else(crate::error::ApiError::not_found)?;
-                    publish_report(&state.keys, &state.settings.token_issuer, conn, row)?;
+                    publish_report(&state.keys, &state.settings.token_issuer, conn, &id, &owner)?;
                 }
                 Ok((201, serde_json::json!({ "id": id, "published": publish })))
             })

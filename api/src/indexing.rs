@@ -37,6 +37,13 @@ pub const GAP_GRACE: Duration = Duration::from_secs(5);
 pub const BATCH: i64 = 500;
 /// How often the follower looks for changes made elsewhere.
 pub const POLL: Duration = Duration::from_millis(250);
+/// After a commit that did not fill a batch, the follower lets changes
+/// accumulate this long before the next one: under a stream of filings it
+/// commits a few times a second instead of once per filing (a tantivy
+/// commit and the incremental clustering cost far more than the documents
+/// themselves), at the price of search seeing a filing up to this much
+/// later. Idle, a change is indexed as soon as it is committed.
+pub const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
 pub fn index_tlp(tlp: Tlp) -> IndexTlp {
     match tlp {
@@ -136,6 +143,45 @@ pub struct Step {
     pub committed_seq: Option<i64>,
 }
 
+/// Which changes after a processed sequence number a follower of the
+/// change log may take now: those before the first gap that is still
+/// within [`GAP_GRACE`] (a transaction that took the number may not have
+/// committed yet). Shared by the index follower and the alert matcher.
+#[derive(Debug, Default)]
+pub struct GapTracker {
+    gap: Option<(i64, Instant)>,
+}
+
+impl GapTracker {
+    /// The prefix of `changes` (read after `last`, in order) that may be
+    /// processed now.
+    pub fn contiguous<'a>(&mut self, last: i64, changes: &'a [ChangeRow]) -> &'a [ChangeRow] {
+        let mut expected = last + 1;
+        for (i, change) in changes.iter().enumerate() {
+            if change.seq != expected {
+                let first_seen = match self.gap {
+                    Some((seq, at)) if seq == expected => at,
+                    _ => {
+                        self.gap = Some((expected, Instant::now()));
+                        Instant::now()
+                    }
+                };
+                if first_seen.elapsed() < GAP_GRACE {
+                    return &changes[..i];
+                }
+                tracing::warn!(
+                    missing_from = expected,
+                    next = change.seq,
+                    "skipping a gap in the change log"
+                );
+            }
+            expected = change.seq + 1;
+        }
+        self.gap = None;
+        changes
+    }
+}
+
 /// The follower's state between steps.
 pub struct Follower {
     pool: DbPool,
@@ -143,7 +189,7 @@ pub struct Follower {
     members: Arc<AnonymiserCache>,
     k: usize,
     writer: Option<(u64, IncidentWriter)>,
-    gap: Option<(i64, Instant)>,
+    gaps: GapTracker,
     /// An older generation is left on disk to remove.
     stale: bool,
 }
@@ -169,7 +215,7 @@ impl Follower {
             members,
             k,
             writer: None,
-            gap: None,
+            gaps: GapTracker::default(),
             stale: false,
         }
     }
@@ -218,18 +264,32 @@ impl Follower {
         let last = self.handle.current().last_committed_seq()?.unwrap_or(0);
         let mut conn = self.pool.get()?;
         let changes = changes::changes_after(&mut conn, last, BATCH)?;
-        let usable = self.contiguous(last, &changes);
+        let usable = self.gaps.contiguous(last, &changes);
         if usable.is_empty() {
             return Ok(Step::default());
         }
         let counts = self.members.country_counts(&mut conn)?;
         let k = self.k;
-        let mut docs = Vec::new();
+        // Each report once, as it is now: its published rows in one query
+        // (a filing's create and publish are two changes of one report).
+        let mut ids: Vec<String> = Vec::with_capacity(usable.len());
+        let mut seen = std::collections::HashSet::new();
         for change in usable {
-            docs.push((
-                change.report_id.clone(),
-                current_doc(&mut conn, &change.report_id, &counts, k)?,
-            ));
+            if seen.insert(change.report_id.as_str()) {
+                ids.push(change.report_id.clone());
+            }
+        }
+        let published: HashMap<String, ReportRow> = reports::find_published(&mut conn, &ids)?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        let mut docs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let doc = match published.get(&id) {
+                Some(row) => published_doc(row, &counts, k)?,
+                None => None,
+            };
+            docs.push((id, doc));
         }
         let through = usable.last().map(|c| c.seq).unwrap_or(last);
         let writer = self.writer()?;
@@ -247,37 +307,9 @@ impl Follower {
             docs.iter().map(|(id, _)| id.as_str()),
         );
         Ok(Step {
-            applied: docs.len(),
+            applied: usable.len(),
             committed_seq: Some(through),
         })
-    }
-
-    /// The changes that may be applied now: those up to the first gap that
-    /// is still within its grace period.
-    fn contiguous<'a>(&mut self, last: i64, changes: &'a [ChangeRow]) -> &'a [ChangeRow] {
-        let mut expected = last + 1;
-        for (i, change) in changes.iter().enumerate() {
-            if change.seq != expected {
-                let first_seen = match self.gap {
-                    Some((seq, at)) if seq == expected => at,
-                    _ => {
-                        self.gap = Some((expected, Instant::now()));
-                        Instant::now()
-                    }
-                };
-                if first_seen.elapsed() < GAP_GRACE {
-                    return &changes[..i];
-                }
-                tracing::warn!(
-                    missing_from = expected,
-                    next = change.seq,
-                    "skipping a gap in the change log"
-                );
-            }
-            expected = change.seq + 1;
-        }
-        self.gap = None;
-        changes
     }
 
     /// Rebuilds the index from the database aside and swaps it in; calls
@@ -324,12 +356,22 @@ fn current_doc(
     let Some(row) = reports::find_report(conn, report_id)? else {
         return Ok(None);
     };
+    published_doc(&row, counts, k)
+}
+
+/// The index document of a stored report if it is published (what any
+/// reader may see of it), else `None`.
+pub fn published_doc(
+    row: &ReportRow,
+    counts: &HashMap<String, usize>,
+    k: usize,
+) -> anyhow::Result<Option<IndexDoc>> {
     if row.status != ReportStatus::Published.as_str() {
         return Ok(None);
     }
     let content: ReportContent = serde_json::from_str(&row.content)?;
     let members = country_members(counts, &content);
-    Ok(Some(index_doc(&row, &content, members, k)))
+    Ok(Some(index_doc(row, &content, members, k)))
 }
 
 /// The index of a running process and the follower thread's controls.
@@ -394,6 +436,11 @@ fn follow(mut follower: Follower, wake: Receiver<()>, stop: Arc<AtomicBool>) {
                     seq = step.committed_seq,
                     "index caught up"
                 );
+                if i64::try_from(step.applied).is_ok_and(|n| n < BATCH) {
+                    std::thread::sleep(COMMIT_EVERY);
+                    // What woke us meanwhile is picked up by the next step.
+                    while wake.try_recv().is_ok() {}
+                }
                 continue;
             }
             Ok(_) => failures = 0,

@@ -3,14 +3,14 @@
 //! anonymise every free-text field -> store.
 //!
 //! Anonymisation uses every member operator's names and aliases plus the
-//! filer's own sensitive terms. The compiled matchers are cached and
-//! rebuilt when the operator list or the filer's terms change, so the
-//! cache is correct across replicas too (each checks a cheap fingerprint).
+//! filer's own sensitive terms. The compiled matchers are cached per
+//! identity epoch (a counter the database moves on in the same transaction
+//! as every member registration or change of sensitive terms), so one
+//! cheap query per use keeps the cache exact across replicas too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::NaiveDateTime;
 use incidex_schema::db::identity;
 use incidex_schema::db::{DbConnection, StorageError};
 use incidex_schema::report::ReportContent;
@@ -19,16 +19,83 @@ use crate::anonymise::{Anonymiser, Scrubbed, SensitiveTerms};
 use crate::error::ApiError;
 use crate::views::StoredRedaction;
 
-type Fingerprint = (i64, Option<NaiveDateTime>);
 /// Members registered per country.
 type CountryCounts = Arc<HashMap<String, usize>>;
 
-/// Cached matchers; cheap to share.
+/// What the registry knows about its members at one identity epoch.
+pub struct Members {
+    epoch: i64,
+    anonymiser: Arc<Anonymiser>,
+    countries: CountryCounts,
+    /// Each operator's sensitive terms as stored.
+    term_lists: HashMap<String, Vec<String>>,
+    /// Compiled on first use.
+    compiled: Mutex<HashMap<String, Arc<SensitiveTerms>>>,
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Members")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Members {
+    fn load(conn: &mut DbConnection, epoch: i64) -> Result<Members, StorageError> {
+        let mut names = Vec::new();
+        let mut countries: HashMap<String, usize> = HashMap::new();
+        let mut term_lists = HashMap::new();
+        for op in identity::list_operators(conn)? {
+            names.extend(op.alias_list()?);
+            term_lists.insert(op.id.clone(), op.sensitive_term_list()?);
+            if let Some(country) = &op.country {
+                *countries.entry(country.clone()).or_default() += 1;
+            }
+            names.push(op.name);
+        }
+        Ok(Members {
+            epoch,
+            anonymiser: Arc::new(Anonymiser::new(&names)),
+            countries: Arc::new(countries),
+            term_lists,
+            compiled: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The anonymiser for every member's names and aliases.
+    pub fn anonymiser(&self) -> Arc<Anonymiser> {
+        self.anonymiser.clone()
+    }
+
+    /// How many members are registered per country (for k-anonymity).
+    pub fn country_counts(&self) -> CountryCounts {
+        self.countries.clone()
+    }
+
+    /// The compiled sensitive terms of `operator_id`.
+    pub fn terms(&self, operator_id: &str) -> Result<Arc<SensitiveTerms>, StorageError> {
+        if let Ok(guard) = self.compiled.lock()
+            && let Some(t) = guard.get(operator_id)
+        {
+            return Ok(t.clone());
+        }
+        let list = self
+            .term_lists
+            .get(operator_id)
+            .ok_or_else(|| StorageError::Corrupt(format!("operator {operator_id} is missing")))?;
+        let terms = Arc::new(SensitiveTerms::new(list));
+        if let Ok(mut guard) = self.compiled.lock() {
+            guard.insert(operator_id.to_owned(), terms.clone());
+        }
+        Ok(terms)
+    }
+}
+
+/// The members of the current identity epoch; cheap to share.
 #[derive(Default)]
 pub struct AnonymiserCache {
-    operators: Mutex<Option<(Fingerprint, Arc<Anonymiser>)>>,
-    terms: Mutex<HashMap<String, (String, Arc<SensitiveTerms>)>>,
-    countries: Mutex<Option<(Fingerprint, CountryCounts)>>,
+    current: Mutex<Option<Arc<Members>>>,
 }
 
 impl std::fmt::Debug for AnonymiserCache {
@@ -38,72 +105,34 @@ impl std::fmt::Debug for AnonymiserCache {
 }
 
 impl AnonymiserCache {
+    /// The members as of now: one query for the epoch, and a reload only
+    /// when it moved.
+    pub fn members(&self, conn: &mut DbConnection) -> Result<Arc<Members>, StorageError> {
+        let epoch = identity::epoch(conn)?;
+        if let Ok(guard) = self.current.lock()
+            && let Some(m) = guard.as_ref()
+            && m.epoch == epoch
+        {
+            return Ok(m.clone());
+        }
+        let members = Arc::new(Members::load(conn, epoch)?);
+        if let Ok(mut guard) = self.current.lock() {
+            // Keep the newest of two concurrent reloads.
+            if guard.as_ref().is_none_or(|m| m.epoch <= epoch) {
+                *guard = Some(members.clone());
+            }
+        }
+        Ok(members)
+    }
+
     /// The anonymiser for the current operator list.
     pub fn anonymiser(&self, conn: &mut DbConnection) -> Result<Arc<Anonymiser>, StorageError> {
-        let fingerprint = identity::operators_fingerprint(conn)?;
-        if let Ok(guard) = self.operators.lock()
-            && let Some((fp, a)) = guard.as_ref()
-            && *fp == fingerprint
-        {
-            return Ok(a.clone());
-        }
-        let mut names = Vec::new();
-        for op in identity::list_operators(conn)? {
-            names.extend(op.alias_list()?);
-            names.push(op.name);
-        }
-        let anonymiser = Arc::new(Anonymiser::new(&names));
-        if let Ok(mut guard) = self.operators.lock() {
-            *guard = Some((fingerprint, anonymiser.clone()));
-        }
-        Ok(anonymiser)
+        Ok(self.members(conn)?.anonymiser())
     }
 
     /// How many members are registered per country (for k-anonymity).
-    pub fn country_counts(
-        &self,
-        conn: &mut DbConnection,
-    ) -> Result<Arc<HashMap<String, usize>>, StorageError> {
-        let fingerprint = identity::operators_fingerprint(conn)?;
-        if let Ok(guard) = self.countries.lock()
-            && let Some((fp, c)) = guard.as_ref()
-            && *fp == fingerprint
-        {
-            return Ok(c.clone());
-        }
-        let counts: HashMap<String, usize> = identity::operators_per_country(conn)?
-            .into_iter()
-            .map(|(c, n)| (c, usize::try_from(n).unwrap_or(usize::MAX)))
-            .collect();
-        let counts = Arc::new(counts);
-        if let Ok(mut guard) = self.countries.lock() {
-            *guard = Some((fingerprint, counts.clone()));
-        }
-        Ok(counts)
-    }
-
-    /// The compiled sensitive terms of `operator_id`.
-    pub fn terms(
-        &self,
-        conn: &mut DbConnection,
-        operator_id: &str,
-    ) -> Result<Arc<SensitiveTerms>, StorageError> {
-        let row = identity::find_operator(conn, operator_id)?
-            .ok_or_else(|| StorageError::Corrupt(format!("operator {operator_id} is missing")))?;
-        if let Ok(guard) = self.terms.lock()
-            && let Some((json, t)) = guard.get(operator_id)
-            && *json == row.sensitive_terms
-        {
-            return Ok(t.clone());
-        }
-        let terms = Arc::new(SensitiveTerms::new(&row.sensitive_term_list()?));
-        if let Ok(mut guard) = self.terms.lock() {
-            guard.insert(
-                operator_id.to_owned(),
-                (row.sensitive_terms.clone(), terms.clone()),
-            );
-        }
-        Ok(terms)
+    pub fn country_counts(&self, conn: &mut DbConnection) -> Result<CountryCounts, StorageError> {
+        Ok(self.members(conn)?.country_counts())
     }
 }
 
@@ -123,9 +152,9 @@ pub fn anonymise_report(
     operator_id: &str,
     content: ReportContent,
 ) -> Result<Anonymised, ApiError> {
-    let anonymiser = cache.anonymiser(conn)?;
-    let terms = cache.terms(conn, operator_id)?;
-    Ok(anonymise_content(&anonymiser, &terms, content))
+    let members = cache.members(conn)?;
+    let terms = members.terms(operator_id)?;
+    Ok(anonymise_content(&members.anonymiser(), &terms, content))
 }
 
 /// The pure part of the pipeline: every free-text field scrubbed.
@@ -159,7 +188,7 @@ pub fn anonymise_text(
     operator_id: &str,
     text: &str,
 ) -> Result<Scrubbed, ApiError> {
-    let anonymiser = cache.anonymiser(conn)?;
-    let terms = cache.terms(conn, operator_id)?;
-    Ok(anonymiser.scrub(text, &terms))
+    let members = cache.members(conn)?;
+    let terms = members.terms(operator_id)?;
+    Ok(members.anonymiser().scrub(text, &terms))
 }

@@ -486,6 +486,45 @@ fn placement(content: &ReportContent, position: i32, text: &str) -> ApiResult<Le
     })
 }
 
+fn report_lesson(
+    row: &ReportRow,
+    text: &str,
+    placed: LessonPlacement,
+    at: chrono::NaiveDateTime,
+) -> LessonRow {
+    LessonRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        report_id: Some(row.id.clone()),
+        cluster_id: None,
+        position: placed.position,
+        text: text.to_owned(),
+        category: placed.category,
+        source: SOURCE_REPORT.to_owned(),
+        report_services: placed.report_services,
+        report_domains: placed.report_domains,
+        report_root_cause: placed.report_root_cause,
+        report_trigger: placed.report_trigger,
+        created_at: at,
+    }
+}
+
+/// The lesson records of a report published for the first time (a draft
+/// has none), in one statement. Call it in the publishing transaction.
+pub fn add_published_lessons(conn: &mut DbConnection, row: &ReportRow) -> ApiResult<()> {
+    let content = crate::views::content_of(row)?;
+    let at = now();
+    let mut records = Vec::new();
+    for (position, text) in content.lessons().iter().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        let placed = placement(&content, i32::try_from(position).unwrap_or(i32::MAX), text)?;
+        records.push(report_lesson(row, text, placed, at));
+    }
+    store::insert_lessons(conn, &records)?;
+    Ok(())
+}
+
 /// Brings a report's lesson records in line with the report as stored in
 /// `row`: published, one record per lesson; otherwise none. Call it in the
 /// transaction that stores the change.
@@ -513,23 +552,7 @@ pub fn sync_report_lessons(conn: &mut DbConnection, row: &ReportRow) -> ApiResul
                     store::place_lesson(conn, &kept.id, &placed)?;
                 }
             } else {
-                store::insert_lesson(
-                    conn,
-                    &LessonRow {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        report_id: Some(row.id.clone()),
-                        cluster_id: None,
-                        position: placed.position,
-                        text: text.clone(),
-                        category: placed.category,
-                        source: SOURCE_REPORT.to_owned(),
-                        report_services: placed.report_services,
-                        report_domains: placed.report_domains,
-                        report_root_cause: placed.report_root_cause,
-                        report_trigger: placed.report_trigger,
-                        created_at: at,
-                    },
-                )?;
+                store::insert_lesson(conn, &report_lesson(row, text, placed, at))?;
             }
         }
     }
@@ -773,6 +796,12 @@ fn visible_lessons(conn: &mut DbConnection, viewer: &Viewer) -> ApiResult<Vec<De
         })
         .map(|c| Decoded::new(c.lesson, c.cluster_id))
         .collect())
+}
+
+/// Every lesson the reader may see, with endorsement counts (digests).
+pub fn all_visible(conn: &mut DbConnection, viewer: &Viewer) -> ApiResult<Vec<Lesson>> {
+    let visible = visible_lessons(conn, viewer)?;
+    with_endorsements(conn, viewer, visible)
 }
 
 /// `GET /api/v1/lessons`: query, filters, facets, one page.

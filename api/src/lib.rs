@@ -2,12 +2,14 @@
 //! command line, and (in later modules) auth, intake, the web UI and jobs.
 
 pub mod admin_cli;
+pub mod alerts;
 pub mod anonymise;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clustering;
 pub mod config;
+pub mod digests;
 pub mod error;
 pub mod eval;
 pub mod extract;

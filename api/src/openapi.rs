@@ -3,6 +3,7 @@
 
 use utoipa::OpenApi;
 
+use crate::alerts::matcher::{Notification, Reason};
 use crate::error::{ErrorCode, Problem};
 
 #[derive(Debug, OpenApi)]
@@ -13,13 +14,15 @@ use crate::error::{ErrorCode, Problem};
             Errors are `application/problem+json` (RFC 9457) with a stable `code`; see the `ErrorCode` schema.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem, ErrorCode)),
+    components(schemas(Problem, ErrorCode, Notification, Reason)),
     modifiers(&BearerAuth),
     tags(
         (name = "reports", description = "Filing, amending, publishing and reading incident reports"),
         (name = "search", description = "Full-text search and similar incidents"),
         (name = "clusters", description = "Clusters of similar incidents and the lessons curated for them"),
         (name = "lessons", description = "Lessons learned: query, facets and endorsements"),
+        (name = "digests", description = "Periodic digests (JSON, CSV, Markdown, HTML) and their Atom feed"),
+        (name = "alerts", description = "Saved searches that notify a signed webhook when a matching report is published (the body sent is the `Notification` schema; see docs/alerts.md)"),
         (name = "anonymisation", description = "The filer's sensitive terms and an anonymisation dry run"),
         (name = "auth", description = "Tokens and the registry's public keys"),
         (name = "admin", description = "Operators, API clients and users (admin role)"),

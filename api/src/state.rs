@@ -15,10 +15,14 @@ pub struct AppState {
     pub keys: Arc<RegistryKeys>,
     pub tokens: Arc<TokenService>,
     pub hasher: Arc<SecretHasher>,
+    /// Verified tokens, invalidated by the identity epoch.
+    pub credentials: Arc<crate::auth::CredentialCache>,
     /// Cached anonymisation matchers and member counts.
     pub members: Arc<crate::intake::AnonymiserCache>,
     /// The full-text index and its follower (only in `serve`).
     pub index: Option<Arc<crate::indexing::IndexService>>,
+    /// The webhook client and the wake-ups of the alert jobs.
+    pub alerts: Arc<crate::alerts::Alerts>,
 }
 
 impl AppState {
@@ -32,11 +36,12 @@ impl AppState {
         })
     }
 
-    /// Tells the index follower that reports changed.
+    /// Tells the index follower and the alert matcher that reports changed.
     pub fn reports_changed(&self) {
         if let Some(index) = &self.index {
             index.wake();
         }
+        self.alerts.reports_changed();
     }
 }
 

@@ -57,7 +57,7 @@ pub struct OwnerReport {
 }
 
 /// What other members and analysts see of a published report.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SharedReport {
     pub id: String,
     pub status: ReportStatus,
@@ -80,7 +80,7 @@ pub struct SharedReport {
 }
 
 /// Impact without the exact subscriber count (see `context.subscriber_band`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SharedImpact {
     pub duration_minutes: Option<u32>,
     pub duration_note: Option<String>,
@@ -91,7 +91,7 @@ pub struct SharedImpact {
 
 /// Severity and flags; user-hours are left out because with the duration
 /// they would give the exact subscriber count back.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SharedMetrics {
     pub severity: Severity,
     pub flags: ThresholdFlags,

@@ -803,3 +803,146 @@ fn eval_scores_the_telecom_corpus_against_the_baseline() {
         "{report}"
     );
 }
+
+#[test]
+fn digest_prints_the_period_of_a_date_in_every_format() {
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/data/telecom/incidents.jsonl");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDatabase::create(backend) else {
+            continue;
+        };
+        let data = tempfile::tempdir().expect("tempdir");
+        let out = run(
+            with_storage(incidex().arg("admin"), data.path(), &db).args([
+                "create-operator",
+                "--name",
+                "Demo Mobile",
+            ]),
+        );
+        assert!(out.status.success());
+        let mut cmd = incidex();
+        cmd.arg("import")
+            .arg(&corpus)
+            .args(["--operator", "Demo Mobile", "--publish", "--json"]);
+        let out = run(with_storage(&mut cmd, data.path(), &db));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let published: std::collections::BTreeSet<String> = {
+            let mut conn =
+                incidex_schema::db::ConnectionManager::new(db.url().clone(), &Default::default())
+                    .connect()
+                    .expect("connect");
+            incidex_schema::db::reports::published_ids(&mut conn)
+                .expect("ids")
+                .into_iter()
+                .collect()
+        };
+        assert_eq!(published.len(), 32);
+        let digest = |args: &[&str]| {
+            let mut cmd = incidex();
+            cmd.arg("digest").args(args);
+            let out = run(with_storage(&mut cmd, data.path(), &db));
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).expect("utf-8")
+        };
+
+        // Today (the current period by default): every report just published.
+        for period in ["daily", "weekly", "monthly"] {
+            let json: serde_json::Value =
+                serde_json::from_str(&digest(&["--period", period, "--format", "json"]))
+                    .expect("json");
+            let ids: std::collections::BTreeSet<String> = json["incidents"]
+                .as_array()
+                .expect("incidents")
+                .iter()
+                .map(|i| i["id"].as_str().expect("id").to_owned())
+                .collect();
+            assert_eq!(ids, published, "{period}");
+            assert_eq!(json["kind"], period);
+            assert_eq!(json["audience"], "members");
+            assert!(!json.to_string().contains("Demo Mobile"));
+        }
+        // A day long before: nothing, but a well-formed digest.
+        let old: serde_json::Value = serde_json::from_str(&digest(&[
+            "--period",
+            "weekly",
+            "--at",
+            "2001-01-03",
+            "--format",
+            "json",
+        ]))
+        .expect("json");
+        assert_eq!(old["period"]["label"], "2001-W01");
+        assert_eq!(old["period"]["start"], "2001-01-01T00:00:00Z");
+        assert_eq!(old["incidents"], serde_json::json!([]));
+
+        // CSV to a file: one row per incident.
+        let file = data.path().join("today.csv");
+        let printed = digest(&[
+            "--period",
+            "daily",
+            "--format",
+            "csv",
+            "--out",
+            file.to_str().expect("path"),
+        ]);
+        assert!(printed.is_empty(), "--out prints nothing");
+        let mut rows = csv::Reader::from_path(&file).expect("csv");
+        let id_col = rows
+            .headers()
+            .expect("header")
+            .iter()
+            .position(|h| h == "id")
+            .expect("id");
+        let ids: std::collections::BTreeSet<String> = rows
+            .records()
+            .map(|r| r.expect("row")[id_col].to_owned())
+            .collect();
+        assert_eq!(ids, published);
+
+        let md = digest(&[
+            "--period",
+            "daily",
+            "--format",
+            "md",
+            "--audience",
+            "analysts",
+        ]);
+        assert!(md.starts_with("# Daily digest "), "{md}");
+        let html = digest(&["--period", "daily", "--format", "html"]);
+        assert!(html.starts_with("<!doctype html>"));
+        for id in &published {
+            assert!(md.contains(id) && html.contains(id), "{id}");
+        }
+
+        // Bad input is refused with the reason, before anything runs.
+        for bad in [
+            &["--period", "fortnightly", "--format", "json"][..],
+            &["--period", "daily", "--format", "pdf"],
+            &["--period", "daily", "--format", "json", "--at", "yesterday"],
+            &[
+                "--period",
+                "daily",
+                "--format",
+                "json",
+                "--audience",
+                "everyone",
+            ],
+        ] {
+            let mut cmd = incidex();
+            cmd.arg("digest").args(bad);
+            let out = run(with_storage(&mut cmd, data.path(), &db));
+            assert_eq!(out.status.code(), Some(2), "{bad:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("invalid value"), "{bad:?}: {stderr}");
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! incidex's full-text index: mapping and analysers, the change-log writer,
-//! search, similar incidents, clustering and their evaluation.
+//! search, matching new reports against saved searches, similar incidents,
+//! clustering and their evaluation.
 //!
 //! Policy: no HTTP and no database access. The index is derived data: the
 //! API feeds it [`IndexDoc`]s (the published, anonymised view of a report,
@@ -16,6 +17,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod mapping;
+pub mod percolate;
 pub mod search;
 pub mod similar;
 
@@ -27,5 +29,6 @@ pub use doc::{IndexDoc, Tlp};
 pub use error::{IndexError, Result};
 pub use index::{IncidentIndex, IncidentWriter, IndexHandle, Rebuild, WriterOptions};
 pub use mapping::{FlagField, KeywordField};
+pub use percolate::{DocMatch, MatchBatch, MatchReason};
 pub use search::{FacetCounts, Filters, Hit, SearchRequest, SearchResults, SortOrder};
 pub use similar::{FieldWeights, SimilarHit, SimilarQuery, SimilarityParams};

@@ -270,7 +270,7 @@ impl IncidentIndex {
             .map_err(|e| query_error(query, e))
     }
 
-    fn filter_queries(&self, filters: &Filters) -> Result<Vec<Box<dyn Query>>> {
+    pub(crate) fn filter_queries(&self, filters: &Filters) -> Result<Vec<Box<dyn Query>>> {
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         for (k, values) in &filters.keywords {
             let field = self.keyword_field(*k);
@@ -309,7 +309,7 @@ impl IncidentIndex {
 }
 
 /// Wraps a filter so that it constrains without scoring.
-fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
+pub(crate) fn filter(q: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(q, 0.0))
 }
 

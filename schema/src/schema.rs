@@ -33,6 +33,13 @@ diesel::joinable!(report_changes -> reports (report_id));
 diesel::allow_tables_to_appear_in_same_query!(reports, report_changes);
 
 diesel::table! {
+    identity_epoch (id) {
+        id -> Integer,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
     operators (id) {
         id -> Text,
         name -> Text,
@@ -170,3 +177,78 @@ diesel::allow_tables_to_appear_in_same_query!(
     lesson_endorsements,
     reports
 );
+
+// Digests (migration 2026-11-25-000004_digests).
+
+diesel::table! {
+    digests (id) {
+        id -> Text,
+        kind -> Text,
+        audience -> Text,
+        period_start -> Timestamp,
+        period_end -> Timestamp,
+        status -> Text,
+        content -> Nullable<Text>,
+        incidents -> Nullable<Integer>,
+        holder -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        exported_at -> Nullable<Timestamp>,
+    }
+}
+// Saved searches and webhook alerts (migration 2026-11-25-000005_alerts).
+
+diesel::table! {
+    saved_searches (id) {
+        id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        role -> Text,
+        name -> Text,
+        search -> Text,
+        webhook_url -> Text,
+        secret_salt -> Text,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        consecutive_failures -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_deliveries (id) {
+        id -> Text,
+        saved_search_id -> Text,
+        report_id -> Text,
+        revision -> Integer,
+        event -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alert_cursors (name) {
+        name -> Text,
+        last_seq -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(alert_deliveries -> saved_searches (saved_search_id));
+diesel::joinable!(alert_deliveries -> reports (report_id));
+diesel::allow_tables_to_appear_in_same_query!(saved_searches, alert_deliveries, reports);

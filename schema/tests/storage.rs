@@ -163,6 +163,64 @@ fn pool_serves_concurrent_writers(backend: Backend) {
     );
 }
 
+/// Every change that caches depend on moves the identity epoch, in its
+/// own transaction; reads and no-op changes do not.
+fn identity_changes_move_the_epoch(backend: Backend) {
+    use incidex_schema::db::identity::{self, ClientRow, OperatorRow};
+    let Some(db) = TestDatabase::create(backend) else {
+        return skip(backend);
+    };
+    let mut conn = migrated(&db);
+    let at = reports::now();
+    let start = identity::epoch(&mut conn).expect("epoch");
+    identity::insert_operator(
+        &mut conn,
+        &OperatorRow {
+            id: "op-1".into(),
+            name: "Op One".into(),
+            aliases: "[]".into(),
+            country: None,
+            operator_type: None,
+            sensitive_terms: "[]".into(),
+            created_at: at,
+        },
+    )
+    .expect("operator");
+    let after_operator = identity::epoch(&mut conn).expect("epoch");
+    assert!(after_operator > start);
+
+    assert!(identity::set_sensitive_terms(&mut conn, "op-1", r#"["Site X"]"#).expect("terms"));
+    let after_terms = identity::epoch(&mut conn).expect("epoch");
+    assert!(after_terms > after_operator);
+    assert!(!identity::set_sensitive_terms(&mut conn, "no-such", "[]").expect("terms"));
+    assert_eq!(identity::epoch(&mut conn).expect("epoch"), after_terms);
+
+    identity::insert_client(
+        &mut conn,
+        &ClientRow {
+            id: "client-1".into(),
+            operator_id: Some("op-1".into()),
+            role: "reporter".into(),
+            secret_hash: "x".into(),
+            created_at: at,
+            expires_at: None,
+            revoked_at: None,
+        },
+    )
+    .expect("client");
+    assert_eq!(
+        identity::epoch(&mut conn).expect("epoch"),
+        after_terms,
+        "a new client invalidates nothing"
+    );
+    assert!(identity::revoke_client(&mut conn, "client-1", at).expect("revoke"));
+    let after_revoke = identity::epoch(&mut conn).expect("epoch");
+    assert!(after_revoke > after_terms);
+    // Revoking again is a no-op and leaves the epoch alone.
+    assert!(identity::revoke_client(&mut conn, "client-1", at).expect("revoke"));
+    assert_eq!(identity::epoch(&mut conn).expect("epoch"), after_revoke);
+}
+
 fn skip(backend: Backend) {
     eprintln!(
         "skipped on {}: INCIDEX_TEST_DATABASE_URL is not set",
@@ -182,6 +240,7 @@ on_both_backends!(
     concurrent_migrations_do_not_collide,
     changes_are_logged_with_the_change,
     pool_serves_concurrent_writers,
+    identity_changes_move_the_epoch,
 );
 
 /// Both folders must hold the same migration versions, each with up and down.

@@ -26,8 +26,9 @@ pub struct TestApp {
     /// The server's shared state (pool, keys, token service).
     pub state: AppState,
     handle: actix_web::dev::ServerHandle,
-    // Dropped after the server is told to stop.
-    _db: TestDatabase,
+    // Dropped after the server is told to stop (shared by the servers
+    // started with `spawn_sharing`; dropped with the last of them).
+    db: std::sync::Arc<TestDatabase>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -60,7 +61,33 @@ impl TestApp {
             eprintln!("skipped on postgres: {TEST_DATABASE_URL_VAR} is not set");
             return None;
         };
+        Some(TestApp::start(backend, std::sync::Arc::new(db), None, adjust).await)
+    }
+
+    /// A second server (its own data directory, index and port) on the
+    /// database of `first`, with its keys, as a second replica would be:
+    /// for tests of what several processes sharing one database do.
+    pub async fn spawn_sharing(first: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let keys = first.data_dir.join("keys");
+        TestApp::start(first.backend, first.db.clone(), Some(keys), adjust).await
+    }
+
+    async fn start(
+        backend: Backend,
+        db: std::sync::Arc<TestDatabase>,
+        keys_from: Option<PathBuf>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp data dir");
+        if let Some(from) = keys_from {
+            // Replicas share the signing key and the ownership secret.
+            let to = data_dir.path().join("keys");
+            std::fs::create_dir_all(&to).expect("keys dir");
+            for entry in std::fs::read_dir(&from).expect("keys of the first server") {
+                let entry = entry.expect("key file");
+                std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy key");
+            }
+        }
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".parse().expect("address")),
             data_dir: Some(data_dir.path().to_owned()),
@@ -78,7 +105,7 @@ impl TestApp {
         let handle = app.handle();
         let state = app.state().clone();
         actix_web::rt::spawn(app.run());
-        Some(TestApp {
+        TestApp {
             base_url,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -88,9 +115,9 @@ impl TestApp {
             data_dir: data_dir.path().to_owned(),
             state,
             handle,
-            _db: db,
+            db,
             _data_dir: data_dir,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -236,6 +236,44 @@ async fn revoked_clients_stop_working_at_once(backend: Backend) {
     assert!(entry.get("client_secret").is_none() && entry.get("secret_hash").is_none());
 }
 
+/// A revocation made outside this server (another replica, or
+/// `incidex admin revoke-client`) reaches it through the database: tokens
+/// this server has already verified stop working too.
+async fn revocations_elsewhere_take_effect(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let op = app.create_operator("Acme Mobile", &[], None);
+    let (id, secret) = app.create_client(Role::Reporter, Some(&op));
+    let token = app.token(&id, &secret).await;
+    for _ in 0..3 {
+        let (status, body) = app
+            .send(Method::GET, "/api/v1/reports?mine=true", &token, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    {
+        let mut conn = app.state.pool.get().expect("connection");
+        incidex_api::members::revoke_client(&mut conn, &id).expect("revoked");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, body) = app
+            .send(Method::GET, "/api/v1/reports?mine=true", &token, None)
+            .await;
+        if status == 401 {
+            assert_eq!(body["code"], "unauthenticated");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a client revoked in the database still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn admin_routes_need_the_admin_role(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -443,6 +481,7 @@ on_both_backends!(
     token_exchange_and_bad_credentials,
     bad_tokens_are_rejected,
     revoked_clients_stop_working_at_once,
+    revocations_elsewhere_take_effect,
     admin_routes_need_the_admin_role,
     users_log_in_and_are_locked_out_after_failures,
     framework_errors_are_problems,

@@ -70,7 +70,78 @@ async fn served_openapi_matches_the_committed_file(backend: Backend) {
     assert!(ui.text().await.expect("html").contains("swagger"));
 }
 
+/// The database server closes every pooled connection (a restart or a
+/// failover looks like this to the pool). After a quiet spell the pool
+/// tests its connections before use, so no request sees a dead one; under
+/// load, a request that meets one fails once and the connection is
+/// dropped, so the failures are bounded by the pool and then stop.
+async fn dropped_database_connections_are_replaced(backend: Backend) {
+    use diesel::RunQueryDsl;
+    if backend != Backend::Postgres {
+        return; // SQLite files cannot be disconnected from outside.
+    }
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator = app.create_operator("Dropco", &[], None);
+    let token = app
+        .token_for(incidex_schema::identity::Role::Reporter, Some(&operator))
+        .await;
+    let list = "/api/v1/reports?mine=true";
+    let terminate_others = || {
+        let mut conn = app.state.pool.get().expect("connection");
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut **conn)
+        .expect("terminate");
+    };
+    // Concurrent requests, so that several pooled connections are used
+    // (the pool hands out the most recently returned one first).
+    let round = || async {
+        let requests: Vec<_> = (0..8)
+            .map(|_| app.send(reqwest::Method::GET, list, &token, None))
+            .collect();
+        futures_util::future::join_all(requests).await
+    };
+    for (status, body) in round().await {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    terminate_others();
+    // Longer than the pool trusts a recently used connection.
+    tokio::time::sleep(incidex_schema::db::TRUST_RECENTLY_USED * 2).await;
+    for _ in 0..3 {
+        for (status, body) in round().await {
+            assert_eq!(status, 200, "a dead connection was handed out: {body}");
+        }
+    }
+
+    terminate_others();
+    let pool_size = app.state.pool.max_size() as usize;
+    let mut failures = 0;
+    for _ in 0..pool_size {
+        for (status, body) in round().await {
+            if status != 200 {
+                assert!(status >= 500, "{status} {body}");
+                failures += 1;
+            }
+        }
+    }
+    // Each dead connection fails at most one request (the authentication
+    // check and the handler each check one out), then is closed.
+    assert!(
+        failures <= 2 * pool_size,
+        "{failures} failures with a pool of {pool_size}"
+    );
+    for (status, body) in round().await {
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 on_both_backends!(
+    dropped_database_connections_are_replaced,
     health_and_readiness,
     unknown_routes_and_methods_are_problems,
     served_openapi_matches_the_committed_file,

@@ -556,7 +556,7 @@ async fn endorsements_count_once_per_member_and_never_attributed(backend: Backen
     let keys: Vec<String> = e::table
         .filter(e::lesson_id.eq(&lesson))
         .select(e::endorser_key)
-        .load(&mut *conn)
+        .load(&mut **conn)
         .expect("endorsements");
     assert_eq!(keys.len(), 2);
     for key in &keys {

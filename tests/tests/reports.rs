@@ -481,6 +481,118 @@ async fn idempotent_retries_create_nothing(backend: Backend) {
     problem(bad_key, 400, "invalid_header").await;
 }
 
+/// `POST /api/v1/reports?publish=true` files and publishes in one request:
+/// members read it at once, the receipt verifies, a retry replays, and a
+/// bad report leaves nothing behind.
+async fn filing_and_publishing_in_one_request(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let post = |path: &'static str, key: &'static str, body: Value| {
+        w.app
+            .authed(Method::POST, path, &w.a)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let filed = post("/api/v1/reports?publish=true", "one-shot", example())
+        .await
+        .expect("sent");
+    assert_eq!(filed.status(), 201);
+    let location = filed
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let filed: Value = filed.json().await.expect("json");
+    let id = filed["id"].as_str().expect("id").to_owned();
+    assert_eq!(location, Some(format!("/api/v1/reports/{id}")));
+    assert_eq!(filed["status"], "published", "{filed}");
+    assert!(filed["published_at"].is_string());
+    assert!(filed["redactions"].is_array());
+    let receipt = &filed["receipt"];
+    assert_eq!(receipt["claims"]["report_id"], id.as_str());
+    assert_eq!(receipt["claims"]["revision"], 1);
+    let verified = w
+        .ok(
+            Method::POST,
+            "/api/v1/receipts/verify",
+            &w.b,
+            Some(&json!({"receipt": receipt})),
+            200,
+        )
+        .await;
+    assert_eq!(verified["valid"], true, "{verified}");
+
+    // Another member reads it; its lessons are lesson records.
+    let shared = w
+        .ok(
+            Method::GET,
+            &format!("/api/v1/reports/{id}"),
+            &w.b,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(shared["id"], id.as_str());
+    let lessons = w.ok(Method::GET, "/api/v1/lessons", &w.b, None, 200).await;
+    let expected = example()["lessons"].as_array().expect("lessons").len();
+    assert_eq!(lessons["total"], expected, "{lessons}");
+    // Publishing it again is a conflict: it is no longer a draft.
+    problem(
+        w.call(
+            Method::POST,
+            &format!("/api/v1/reports/{id}/publish"),
+            &w.a,
+            None,
+        )
+        .await,
+        409,
+        "conflict",
+    )
+    .await;
+
+    // A retry replays the first response; the same key on the draft route
+    // is a different request.
+    let retry = post("/api/v1/reports?publish=true", "one-shot", example())
+        .await
+        .expect("sent");
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.json::<Value>().await.expect("json"), filed);
+    problem(
+        post("/api/v1/reports", "one-shot", example())
+            .await
+            .expect("sent"),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+
+    // Invalid content or an unknown parameter: nothing is stored.
+    let mut bad = example();
+    bad["tlp"] = json!("purple");
+    problem(
+        post("/api/v1/reports?publish=true", "bad-one", bad)
+            .await
+            .expect("sent"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        post("/api/v1/reports?publish=yes", "bad-two", example())
+            .await
+            .expect("sent"),
+        400,
+        "invalid_parameter",
+    )
+    .await;
+    let mine = w
+        .ok(Method::GET, "/api/v1/reports?mine=true", &w.a, None, 200)
+        .await;
+    assert_eq!(mine["total"], 1, "{mine}");
+}
+
 async fn field_errors_name_every_field(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
@@ -780,6 +892,7 @@ on_both_backends!(
     only_the_owner_changes_a_report,
     tlp_decides_who_reads,
     idempotent_retries_create_nothing,
+    filing_and_publishing_in_one_request,
     field_errors_name_every_field,
     owners_list_their_reports_by_status,
     the_whole_development_corpus_reads_back_intact,

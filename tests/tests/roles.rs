@@ -29,6 +29,9 @@ fn allowed() -> BTreeMap<(&'static str, &'static str), &'static [Role]> {
         (("GET", "/api/v1/clusters"), READERS),
         (("GET", "/api/v1/clusters/{id}"), READERS),
         (("POST", "/api/v1/clusters/{id}/lessons"), ANALYST),
+        (("GET", "/api/v1/digests"), READERS),
+        (("GET", "/api/v1/digests/feed.atom"), READERS),
+        (("GET", "/api/v1/digests/{id}"), READERS),
         (("GET", "/api/v1/lessons"), READERS),
         (("POST", "/api/v1/lessons/{id}/endorse"), READERS),
         (("GET", "/api/v1/operators/me/sensitive-terms"), REPORTER),
@@ -43,6 +46,18 @@ fn allowed() -> BTreeMap<(&'static str, &'static str), &'static [Role]> {
         (("GET", "/api/v1/reports/{id}/revisions"), REPORTER),
         (("GET", "/api/v1/reports/{id}/similar"), READERS),
         (("POST", "/api/v1/reports/{id}/withdraw"), REPORTER),
+        (("GET", "/api/v1/saved-searches"), READERS),
+        (("POST", "/api/v1/saved-searches"), READERS),
+        (("GET", "/api/v1/saved-searches/{id}"), READERS),
+        (("DELETE", "/api/v1/saved-searches/{id}"), READERS),
+        (("GET", "/api/v1/saved-searches/{id}/deliveries"), READERS),
+        (("POST", "/api/v1/saved-searches/{id}/disable"), READERS),
+        (("POST", "/api/v1/saved-searches/{id}/enable"), READERS),
+        (
+            ("POST", "/api/v1/saved-searches/{id}/rotate-secret"),
+            READERS,
+        ),
+        (("POST", "/api/v1/saved-searches/{id}/test"), READERS),
         (("GET", "/api/v1/search"), READERS),
         (("POST", "/api/v1/similar"), READERS),
     ])
@@ -62,6 +77,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             Some(json!({"text": "core outage"}))
         }
         ("PUT", "/api/v1/operators/me/sensitive-terms") => Some(json!(["Site A"])),
+        ("POST", "/api/v1/saved-searches") => {
+            Some(json!({"search": "q=core", "webhook_url": "https://hooks.example.org/incidex"}))
+        }
         ("POST", "/api/v1/clusters/{id}/lessons") => Some(json!({"text": "Stage changes."})),
         ("POST", "/api/v1/reports") | ("PUT", _) => {
             Some(incidex_schema::report::report_input_example())

@@ -260,6 +260,7 @@ async fn logged_out_pages_redirect_to_login(backend: Backend) {
         ("/reports/abc", "/login?next=%2Freports%2Fabc"),
         ("/trends", "/login?next=%2Ftrends"),
         ("/clusters", "/login?next=%2Fclusters"),
+        ("/digests", "/login?next=%2Fdigests"),
         ("/lessons?q=dns", "/login?next=%2Flessons%3Fq%3Ddns"),
         ("/logout", "/login?next=%2Flogout"),
     ] {
@@ -526,24 +527,25 @@ impl Browser {
         }
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// The first element matching `css`, waiting for it to appear: a form
+    /// submission or a click returns before the next page has loaded, so
+    /// looking only once races the navigation.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
-            .find(Locator::Css(css))
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("text")
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .expect("click");
+        self.find(css).await.click().await.expect("click");
     }
 
     async fn wait_path(&self, prefix: &str) -> String {
@@ -836,7 +838,129 @@ async fn analyst_flow_in_a_browser(backend: Backend) {
     let _ = c.clone().close().await;
 }
 
+/// Digests in the UI: the list, one digest as its self-contained page
+/// (styled under its own Content-Security-Policy) and in other formats;
+/// the members' digest is not the analyst's.
+async fn digests_page_lists_and_serves_digests(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.digests.enabled = false).await else {
+        return;
+    };
+    app.create_user("analyst", Role::Analyst, PASSWORD);
+    let op = app.create_operator("Demo Fixed", &[], None);
+    let reporter = app.token_for(Role::Reporter, Some(&op)).await;
+    let week = incidex_api::digests::Period::containing(
+        incidex_api::digests::DigestKind::Weekly,
+        incidex_schema::db::reports::now(),
+    )
+    .previous();
+    for (tlp, marker) in [
+        ("green", "greenheron"),
+        ("amber", "amberfox"),
+        ("red", "redkite"),
+    ] {
+        let id = file(&app, &reporter, tlp, marker, true).await;
+        let mut conn = app.state.pool.get().expect("connection");
+        incidex_schema::db::testing::backdate_report(
+            &mut conn,
+            &id,
+            week.start + chrono::TimeDelta::days(2),
+        )
+        .expect("backdate");
+    }
+    let state = app.state.clone();
+    let summary = actix_web::rt::task::spawn_blocking(move || {
+        incidex_api::digests::scheduler::tick(&state, incidex_schema::db::reports::now())
+    })
+    .await
+    .expect("task")
+    .expect("tick");
+    assert_eq!(summary.produced.len(), 2, "{summary:?}");
+    let id = format!("weekly-{}-analysts", week.label());
+
+    assert_eq!(
+        location(&app.get("/digests").await),
+        "/login?next=%2Fdigests"
+    );
+    let (jar, _) = login(&app, "analyst", PASSWORD).await;
+    let list = get(&app, &jar, "/digests").await;
+    assert_eq!(list.status(), 200);
+    let html = list.text().await.expect("html");
+    assert!(html.contains(&format!("href=\"/digests/{id}\"")), "{html}");
+    assert!(html.contains(&format!("/digests/{id}?format=csv")));
+    assert!(html.contains("aria-current=\"page\">Digests"));
+    let page = get(&app, &jar, &format!("/digests/{id}")).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("style-src 'sha256-") && !csp.contains("script"),
+        "{csp}"
+    );
+    let html = page.text().await.expect("html");
+    assert!(html.contains("amberfox") && html.contains("greenheron") && !html.contains("redkite"));
+    let csv = get(&app, &jar, &format!("/digests/{id}?format=csv")).await;
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    let members = get(
+        &app,
+        &jar,
+        &format!("/digests/weekly-{}-members", week.label()),
+    )
+    .await;
+    assert_eq!(members.status(), 404);
+    assert!(
+        members
+            .text()
+            .await
+            .expect("html")
+            .contains("Digest not found")
+    );
+
+    let Some(b) = browser().await else {
+        return;
+    };
+    let c = &b.client;
+    c.goto(&app.url("/digests")).await.expect("goto");
+    b.wait_path("/login").await;
+    let f = c
+        .form(Locator::Css("form.stack"))
+        .await
+        .expect("login form");
+    f.set_by_name("username", "analyst")
+        .await
+        .expect("username");
+    f.set_by_name("password", PASSWORD).await.expect("password");
+    f.submit().await.expect("submit");
+    assert_eq!(b.wait_path("/digests").await, "/digests");
+    if backend == Backend::Sqlite {
+        b.shot("digests-1280").await;
+    }
+    b.click(".digest-item h2 a").await;
+    b.wait_path(&format!("/digests/{id}")).await;
+    assert!(b.text("h1").await.starts_with("Weekly digest"));
+    // The inline stylesheet applies: its hash is in the page's CSP.
+    let border = c
+        .execute(
+            "return getComputedStyle(document.querySelector('header.digest')).borderBottomStyle",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(border, json!("solid"));
+    if backend == Backend::Sqlite {
+        b.shot("digest-1280").await;
+    }
+    let _ = c.clone().close().await;
+}
+
 on_both_backends!(
+    digests_page_lists_and_serves_digests,
     logged_out_pages_redirect_to_login,
     posts_without_csrf_are_refused,
     pages_show_what_the_api_shows,

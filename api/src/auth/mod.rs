@@ -6,13 +6,17 @@
 //! audience are always checked with a 30-second leeway. Tokens of an
 //! external identity provider are accepted when its public key is
 //! configured. Client tokens stop working as soon as the client is revoked
-//! or expires: each request checks the client's row.
+//! or expires: a request checks the client's row, or finds the check in
+//! [`CredentialCache`], which a revocation invalidates (see `cache.rs` for
+//! how, across replicas too).
 
+mod cache;
 mod keys;
 mod principal;
 mod secrets;
 mod tokens;
 
+pub use cache::{CredentialCache, EPOCH_POLL};
 pub use keys::{KeyError, RegistryKeys};
 pub use principal::{Admin, Analyst, AnyRole, Principal, PrincipalKind, Reader, Reporter};
 pub use secrets::{SecretHasher, generate_secret};

@@ -50,6 +50,12 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 impl Principal {
     /// Validates a token and checks that its principal still may act.
     pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+        let key = super::cache::token_key(token);
+        if let Some(principal) = state.credentials.lookup(&key) {
+            return Ok(principal);
+        }
+        // Read before the check: a revocation after it moves the epoch on.
+        let epoch = state.credentials.current_epoch();
         let claims: Claims = state
             .tokens
             .validate(token)
@@ -66,40 +72,86 @@ impl Principal {
         let pool = state.pool.clone();
         let subject = claims.sub.clone();
         let operator = claims.op.clone();
-        let live = web::block(move || -> Result<bool, ApiError> {
+        let check = web::block(move || -> Result<Liveness, ApiError> {
             let mut conn = pool.get().map_err(incidex_schema::db::StorageError::from)?;
-            Ok(match kind {
-                PrincipalKind::Client => {
-                    identity::find_client(&mut conn, &subject)?.is_some_and(|c| {
-                        let now = chrono::Utc::now().naive_utc();
-                        c.revoked_at.is_none()
-                            && c.expires_at.is_none_or(|e| e > now)
-                            && c.role == role.as_str()
-                            && c.operator_id == operator
-                    })
-                }
-                PrincipalKind::User => identity::find_user(&mut conn, &subject)?
-                    .is_some_and(|u| u.role == role.as_str()),
-                // The provider vouches for the subject; a reporter's operator must be a member.
-                PrincipalKind::External => match &operator {
-                    Some(op) => identity::find_operator(&mut conn, op)?.is_some(),
-                    None => role != Role::Reporter,
-                },
-            })
+            let result = liveness(&mut conn, kind, &subject, role, operator.as_ref());
+            if result.is_err() {
+                incidex_schema::db::discard_if_lost(&mut conn);
+            }
+            result
         })
         .await??;
-        if !live {
+        let Liveness::Live { expires } = check else {
             return Err(unauthenticated(
                 "the credentials behind this token are revoked, expired or unknown",
             ));
-        }
-        Ok(Principal {
+        };
+        let principal = Principal {
             subject: claims.sub,
             kind,
             operator_id: claims.op,
             role,
-        })
+        };
+        if let Some(epoch) = epoch {
+            state.credentials.store(
+                key,
+                principal.clone(),
+                claims.exp.saturating_add(super::tokens::LEEWAY_SECS),
+                expires,
+                epoch,
+            );
+        }
+        Ok(principal)
     }
+}
+
+/// Whether a token's principal may still act, per the database.
+enum Liveness {
+    Live {
+        /// When the credential lapses on its own (a client's expiry).
+        expires: Option<chrono::NaiveDateTime>,
+    },
+    Gone,
+}
+
+fn liveness(
+    conn: &mut incidex_schema::db::DbConnection,
+    kind: PrincipalKind,
+    subject: &str,
+    role: Role,
+    operator: Option<&String>,
+) -> Result<Liveness, ApiError> {
+    let live = |ok: bool| {
+        if ok {
+            Liveness::Live { expires: None }
+        } else {
+            Liveness::Gone
+        }
+    };
+    Ok(match kind {
+        PrincipalKind::Client => match identity::find_client(conn, subject)? {
+            Some(c)
+                if c.revoked_at.is_none()
+                    && c.expires_at
+                        .is_none_or(|e| e > chrono::Utc::now().naive_utc())
+                    && c.role == role.as_str()
+                    && c.operator_id.as_ref() == operator =>
+            {
+                Liveness::Live {
+                    expires: c.expires_at,
+                }
+            }
+            _ => Liveness::Gone,
+        },
+        PrincipalKind::User => {
+            live(identity::find_user(conn, subject)?.is_some_and(|u| u.role == role.as_str()))
+        }
+        // The provider vouches for the subject; a reporter's operator must be a member.
+        PrincipalKind::External => live(match operator {
+            Some(op) => identity::find_operator(conn, op)?.is_some(),
+            None => role != Role::Reporter,
+        }),
+    })
 }
 
 type Fut<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;

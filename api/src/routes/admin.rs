@@ -128,7 +128,15 @@ pub async fn revoke_client(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    with_conn(&state, move |conn| members::revoke_client(conn, &id)).await?;
+    let credentials = state.credentials.clone();
+    with_conn(&state, move |conn| {
+        members::revoke_client(conn, &id)?;
+        // This process stops accepting the client's tokens now, not at
+        // the next poll.
+        credentials.refresh(conn)?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

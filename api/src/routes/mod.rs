@@ -4,9 +4,11 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod admin;
+pub mod alerts;
 pub mod anonymise;
 pub mod auth;
 pub mod clusters;
+pub mod digests;
 pub mod health;
 pub mod lessons;
 pub mod reports;
@@ -46,5 +48,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(clusters::read)
         .service(clusters::add_lesson)
         .service(lessons::list)
-        .service(lessons::endorse);
+        .service(lessons::endorse)
+        // The feed before `{id}`, which would otherwise take `feed.atom`.
+        .service(digests::list)
+        .service(digests::atom)
+        .service(digests::read)
+        .service(alerts::create)
+        .service(alerts::list)
+        .service(alerts::read)
+        .service(alerts::remove)
+        .service(alerts::enable)
+        .service(alerts::disable)
+        .service(alerts::rotate_secret)
+        .service(alerts::test)
+        .service(alerts::deliveries);
 }

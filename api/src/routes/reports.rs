@@ -34,6 +34,9 @@ pub struct OwnedReport {
     pub report: OwnerReport,
     /// What anonymisation replaced in this revision (never the original text).
     pub redactions: Vec<StoredRedaction>,
+    /// The signed receipt, when the report was filed with `publish=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
 }
 
 /// Publication result: the report and the signed receipt.
@@ -71,6 +74,15 @@ pub struct Page<T> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+pub struct CreateQuery {
+    /// `true`: publish the report in the same request and transaction (the
+    /// response carries the receipt), instead of creating a draft.
+    #[serde(default)]
+    pub publish: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: the caller's own reports (reporters), including drafts.
     #[serde(default)]
@@ -92,7 +104,15 @@ where
     let pool = state.pool.clone();
     web::block(move || {
         let mut conn = pool.get().map_err(StorageError::from)?;
-        f(&mut conn)
+        let result = f(&mut conn);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.code().status().is_server_error())
+        {
+            // A dead connection is not handed to the next request.
+            incidex_schema::db::discard_if_lost(&mut conn);
+        }
+        result
     })
     .await?
 }
@@ -140,13 +160,17 @@ fn respond(recorded: Recorded, with_location: bool) -> HttpResponse {
     response.json(recorded.body)
 }
 
-/// File a new report as a draft. Its free text is anonymised before it is
-/// stored; the response lists what was redacted.
+/// File a new report as a draft (or, with `publish=true`, file and publish
+/// it at once). Its free text is anonymised before it is stored; the
+/// response lists what was redacted.
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
     request_body(content = ReportInput, example = json!(incidex_schema::report::report_input_example())),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: a retry with the same key and body returns the first response")),
+    params(
+        CreateQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: a retry with the same key and body returns the first response"),
+    ),
     responses(
         (status = 201, body = OwnedReport, headers(("location" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -163,26 +187,47 @@ pub async fn create(
     state: web::Data<AppState>,
     key: IdempotencyKey,
     req: HttpRequest,
+    query: web::Query<CreateQuery>,
     body: JsonBody<Value>,
 ) -> ApiResult<HttpResponse> {
+    let and_publish = query.publish;
     let content = parse_report(body.value)?;
-    let hash = idempotency::request_hash("POST", req.path(), &body.raw);
+    let target = if and_publish {
+        format!("{}?publish=true", req.path())
+    } else {
+        req.path().to_owned()
+    };
+    let hash = idempotency::request_hash("POST", &target, &body.raw);
     let scope = state.keys.opaque_key("idem", &reporter.principal.subject);
     let owner = owner_key(&state, &reporter.operator_id);
     let st = state.clone();
     let recorded = db(&state, move |conn| {
         idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
-            let filed = crate::filing::file_report(
+            let mut filed = crate::filing::file_report(
                 &st.members,
                 conn,
                 &reporter.operator_id,
                 &owner,
                 content,
             )?;
+            if and_publish {
+                let (report, receipt) = crate::filing::publish_report(
+                    &st.keys,
+                    &st.settings.token_issuer,
+                    conn,
+                    &filed.report.id,
+                    &owner,
+                )?;
+                filed.report = report;
+                filed.receipt = Some(receipt);
+            }
             Ok((201, to_json(&filed)?))
         })
     })
     .await?;
+    if and_publish {
+        state.reports_changed();
+    }
     Ok(respond(recorded, true))
 }
 
@@ -219,6 +264,7 @@ pub async fn read(
             return to_json(&OwnedReport {
                 report: OwnerReport::from_row(&row)?,
                 redactions,
+                receipt: None,
             });
         }
         if !may_read_shared(&reader.0, &row) {
@@ -370,6 +416,7 @@ fn save_content(
     Ok(OwnedReport {
         report: OwnerReport::from_row(&updated)?,
         redactions: anonymised.redactions,
+        receipt: None,
     })
 }
 
@@ -485,9 +532,13 @@ pub async fn publish(
     let st = state.clone();
     let recorded = db(&state, move |conn| {
         idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
-            let row = owned(conn, &id, &owner)?;
-            let (report, receipt) =
-                crate::filing::publish_report(&st.keys, &st.settings.token_issuer, conn, row)?;
+            let (report, receipt) = crate::filing::publish_report(
+                &st.keys,
+                &st.settings.token_issuer,
+                conn,
+                &id,
+                &owner,
+            )?;
             Ok((200, to_json(&Published { report, receipt })?))
         })
     })

@@ -73,11 +73,14 @@ pub fn seed(state: &AppState, password: Option<String>) -> anyhow::Result<DemoSe
                 file_report(&state.members, &mut conn, operator, &owner, content).map_err(|e| {
                     anyhow::anyhow!("cannot file {}: {}", record.id, e.problem().detail)
                 })?;
-            let row = reports::find_report(&mut conn, &filed.report.id)?
-                .context("filed report vanished")?;
-            publish_report(&state.keys, &state.settings.token_issuer, &mut conn, row).map_err(
-                |e| anyhow::anyhow!("cannot publish {}: {}", record.id, e.problem().detail),
-            )?;
+            publish_report(
+                &state.keys,
+                &state.settings.token_issuer,
+                &mut conn,
+                &filed.report.id,
+                &owner,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot publish {}: {}", record.id, e.problem().detail))?;
             outcome.published += 1;
         }
         state.reports_changed();

@@ -10,12 +10,13 @@
 //! CSRF token (see [`session`]).
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
 pub mod charts;
 mod clusters;
 pub mod demo;
+mod digests;
 mod labels;
 mod lessons;
 mod login;
@@ -24,7 +25,7 @@ mod search;
 pub mod session;
 mod trends;
 
-pub use labels::label;
+pub use labels::{label, minutes};
 
 /// The embedded stylesheet.
 const APP_CSS: &str = include_str!("../../assets/app.css");
@@ -52,7 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/lessons", web::get().to(lessons::page))
         .route("/lessons/{id}/endorse", web::post().to(lessons::endorse))
-        .route("/digests", web::get().to(coming_later))
+        .route("/digests", web::get().to(digests::list))
+        .route("/digests/{id}", web::get().to(digests::show))
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::confirm))
@@ -169,20 +171,6 @@ pub fn internal_error(chrome: Chrome, error: &crate::error::ApiError) -> HttpRes
         "Something went wrong",
         "The registry could not complete this request. Try again in a moment.",
     )
-}
-
-/// Pages whose data is not served yet (digests).
-async fn coming_later(req: HttpRequest, state: web::Data<crate::state::AppState>) -> HttpResponse {
-    let s = match session::require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
-    s.finish(message_page(
-        StatusCode::NOT_FOUND,
-        Chrome::new("Digests", "", &s),
-        "Digests are not available yet",
-        "This part of the registry is not served by this version.",
-    ))
 }
 
 async fn asset(path: web::Path<String>) -> HttpResponse {

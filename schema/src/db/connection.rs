@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -241,23 +241,88 @@ impl ConnectionManager {
     }
 }
 
+/// A pooled connection with the time it was last handed back to the pool.
+///
+/// It dereferences to [`DbConnection`], so code takes `&mut DbConnection`
+/// as before.
+#[derive(Debug)]
+pub struct PooledDb {
+    conn: DbConnection,
+    returned_at: Instant,
+}
+
+impl std::ops::Deref for PooledDb {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// A connection back in the pool for less than this is handed out again
+/// without a test query: it was working a moment ago, and a query per
+/// check-out costs a round trip on every request. One idle for longer is
+/// tested first (as HikariCP does), so connections the server dropped while
+/// the pool was quiet (a restart, an idle timeout) are replaced unseen.
+pub const TRUST_RECENTLY_USED: Duration = Duration::from_millis(500);
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledDb;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        ConnectionManager::connect(self).map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<PooledDb, r2d2::Error> {
+        Ok(PooledDb {
+            conn: ConnectionManager::connect(self).map_err(r2d2::Error::ConnectionError)?,
+            returned_at: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+    fn is_valid(&self, conn: &mut PooledDb) -> Result<(), r2d2::Error> {
+        if conn.returned_at.elapsed() < TRUST_RECENTLY_USED {
+            return Ok(());
+        }
         diesel::sql_query("SELECT 1")
-            .execute(conn)
+            .execute(&mut conn.conn)
             .map(|_| ())
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut PooledDb) -> bool {
+        conn.returned_at = Instant::now();
+        is_broken(&mut conn.conn)
+    }
+}
+
+/// A connection left inside a transaction, or whose transaction state is
+/// in error (diesel's own rule), or marked by [`discard_if_lost`].
+fn is_broken(conn: &mut DbConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Postgresql(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+    }
+}
+
+/// After a failed operation: if the connection itself no longer answers,
+/// marks it so the pool closes it at check-in instead of handing a dead
+/// connection to the next request. Costs a round trip on error paths only.
+pub fn discard_if_lost(conn: &mut DbConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if diesel::sql_query("SELECT 1").execute(conn).is_ok() {
+        return;
+    }
+    match conn {
+        DbConnection::Postgresql(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
     }
 }
 
@@ -276,6 +341,8 @@ pub fn build_pool(url: DatabaseUrl, options: &PoolOptions) -> Result<DbPool, Con
     };
     Pool::builder()
         .max_size(max_size.max(1))
+        // Tested only after a quiet spell: see [`TRUST_RECENTLY_USED`].
+        .test_on_check_out(true)
         .min_idle(Some(1))
         .connection_timeout(options.connection_timeout)
         .build(manager)

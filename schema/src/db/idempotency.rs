@@ -29,15 +29,25 @@ pub fn find(
         .optional()?)
 }
 
-/// Stores a first response. Call it in the transaction that made the
-/// change, so a crash cannot leave a change without its record or a record
-/// without its change; a concurrent duplicate fails on the primary key and
-/// rolls its transaction back.
-pub fn insert(conn: &mut DbConnection, row: &IdempotencyRow) -> StorageResult<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values(row)
-        .execute(conn)?;
-    Ok(())
+/// Stores a first response unless the key is taken; returns whether it was
+/// stored. Call it in the transaction that made the change, so a crash
+/// cannot leave a change without its record or a record without its
+/// change. A concurrent request holding the same key makes this wait for
+/// its commit (or rollback), then returns `false` (or stores).
+pub fn insert(conn: &mut DbConnection, row: &IdempotencyRow) -> StorageResult<bool> {
+    // ON CONFLICT is backend-specific in diesel: run it on the concrete
+    // connection.
+    let n = match conn {
+        DbConnection::Postgresql(c) => diesel::insert_into(idempotency_keys::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(idempotency_keys::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(n == 1)
 }
 
 /// Forgets records older than `before`; returns how many.

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{DbConnection, StorageError, StorageResult};
-use crate::schema::{api_clients, operators, users};
+use super::{DbConnection, StorageError, StorageResult, atomically};
+use crate::schema::{api_clients, identity_epoch, operators, users};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = operators)]
@@ -32,10 +32,31 @@ impl OperatorRow {
     }
 }
 
-pub fn insert_operator(conn: &mut DbConnection, row: &OperatorRow) -> StorageResult<()> {
-    diesel::insert_into(operators::table)
-        .values(row)
+/// The identity epoch: it changes whenever a member is registered, an
+/// operator's sensitive terms change or a client is revoked, in the same
+/// transaction as the change. Caches keyed by it need no other check.
+pub fn epoch(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(identity_epoch::table
+        .find(1)
+        .select(identity_epoch::value)
+        .first(conn)?)
+}
+
+/// Moves the epoch on; call it inside the transaction of the change.
+fn bump_epoch(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(identity_epoch::table.find(1))
+        .set(identity_epoch::value.eq(identity_epoch::value + 1))
         .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_operator(conn: &mut DbConnection, row: &OperatorRow) -> StorageResult<()> {
+    atomically(conn, |conn| {
+        diesel::insert_into(operators::table)
+            .values(row)
+            .execute(conn)?;
+        bump_epoch(conn)
+    })?;
     Ok(())
 }
 
@@ -71,23 +92,15 @@ pub fn set_sensitive_terms(
     id: &str,
     terms_json: &str,
 ) -> StorageResult<bool> {
-    let n = diesel::update(operators::table.find(id))
-        .set(operators::sensitive_terms.eq(terms_json))
-        .execute(conn)?;
-    Ok(n == 1)
-}
-
-/// How many members are registered per country (for k-anonymity of the
-/// country field).
-pub fn operators_per_country(conn: &mut DbConnection) -> StorageResult<Vec<(String, i64)>> {
-    let rows: Vec<(Option<String>, i64)> = operators::table
-        .group_by(operators::country)
-        .select((operators::country, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(c, n)| c.map(|c| (c, n)))
-        .collect())
+    atomically(conn, |conn| {
+        let n = diesel::update(operators::table.find(id))
+            .set(operators::sensitive_terms.eq(terms_json))
+            .execute(conn)?;
+        if n == 1 {
+            bump_epoch(conn)?;
+        }
+        Ok(n == 1)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -126,13 +139,19 @@ pub fn list_clients(conn: &mut DbConnection) -> StorageResult<Vec<ClientRow>> {
 
 /// Marks a client revoked; `false` when there is no such client.
 pub fn revoke_client(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> StorageResult<bool> {
-    let n = diesel::update(
-        api_clients::table
-            .find(id)
-            .filter(api_clients::revoked_at.is_null()),
-    )
-    .set(api_clients::revoked_at.eq(Some(at)))
-    .execute(conn)?;
+    let n = atomically(conn, |conn| {
+        let n = diesel::update(
+            api_clients::table
+                .find(id)
+                .filter(api_clients::revoked_at.is_null()),
+        )
+        .set(api_clients::revoked_at.eq(Some(at)))
+        .execute(conn)?;
+        if n == 1 {
+            bump_epoch(conn)?;
+        }
+        QueryResult::Ok(n)
+    })?;
     if n == 1 {
         return Ok(true);
     }
@@ -199,17 +218,4 @@ pub fn record_login(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// Changes whenever an operator is added: (count, latest creation time).
-/// Lets callers cache what they derive from the operator list.
-pub fn operators_fingerprint(
-    conn: &mut DbConnection,
-) -> StorageResult<(i64, Option<NaiveDateTime>)> {
-    Ok(operators::table
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::max(operators::created_at),
-        ))
-        .first(conn)?)
 }

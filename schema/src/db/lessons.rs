@@ -61,6 +61,24 @@ pub fn insert_lesson(conn: &mut DbConnection, row: &LessonRow) -> StorageResult<
     Ok(())
 }
 
+/// Inserts several records in one statement.
+pub fn insert_lessons(conn: &mut DbConnection, rows: &[LessonRow]) -> StorageResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Multi-row VALUES is backend-specific in diesel: run it on the
+    // concrete connection.
+    match conn {
+        DbConnection::Postgresql(c) => diesel::insert_into(lessons::table)
+            .values(rows)
+            .execute(c)?,
+        DbConnection::Sqlite(c) => diesel::insert_into(lessons::table)
+            .values(rows)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
 pub fn find_lesson(conn: &mut DbConnection, id: &str) -> StorageResult<Option<LessonRow>> {
     Ok(lessons::table
         .find(id)

@@ -13,9 +13,11 @@
 //! - Sync diesel: callers in async code run these functions off the async
 //!   workers (`web::block` / `spawn_blocking`).
 
+pub mod alerts;
 pub mod changes;
 pub mod clusters;
 mod connection;
+pub mod digests;
 pub mod idempotency;
 pub mod identity;
 pub mod lessons;
@@ -26,7 +28,7 @@ pub mod testing;
 
 pub use connection::{
     Backend, ConnectionManager, DatabaseUrl, DatabaseUrlError, DbConnection, DbPool, PoolOptions,
-    build_pool,
+    PooledDb, TRUST_RECENTLY_USED, build_pool, discard_if_lost,
 };
 pub use migrate::{MigrationError, MigrationStatus, migration_status, run_migrations};
 
@@ -62,6 +64,25 @@ pub fn lock_for_write(conn: &mut DbConnection) -> Result<(), diesel::result::Err
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Runs `f` in a transaction, or directly in the caller's transaction
+/// when one is open: no SAVEPOINT round trips for storage functions that
+/// are atomic on their own and also composed into larger transactions.
+/// (An error aborts the caller's transaction as a whole; nothing here
+/// recovers from an error half-way.)
+pub fn atomically<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::Connection;
+    use diesel::connection::TransactionManager;
+    let open =
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .is_ok_and(|depth| depth.is_some());
+    if open { f(conn) } else { conn.transaction(f) }
 }
 
 /// A transaction that reads and then writes: opened with

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::changes::{ChangeKind, record_change};
-use super::{DbConnection, StorageResult};
+use super::{DbConnection, StorageResult, atomically};
 use crate::schema::reports;
 
 /// A report as stored: the content is the validated, anonymised report as
@@ -26,7 +26,7 @@ pub struct ReportRow {
 
 /// Inserts a new report and logs [`ChangeKind::Created`].
 pub fn insert_report(conn: &mut DbConnection, row: &ReportRow) -> StorageResult<i64> {
-    conn.transaction(|conn| {
+    atomically(conn, |conn| {
         diesel::insert_into(reports::table)
             .values(row)
             .execute(conn)?;
@@ -47,7 +47,7 @@ pub fn update_report(
     row: &ReportRow,
     kind: ChangeKind,
 ) -> StorageResult<Option<i64>> {
-    conn.transaction(|conn| {
+    atomically(conn, |conn| {
         let n = diesel::update(reports::table.find(&row.id))
             .set((
                 reports::status.eq(&row.status),
@@ -63,6 +63,53 @@ pub fn update_report(
         }
         record_change(conn, &row.id, kind, row.revision, row.updated_at).map(Some)
     })
+}
+
+/// Publishes a draft of `owner_key` in one statement (the content is not
+/// rewritten) and logs [`ChangeKind::Published`]. Returns the published
+/// row, or `None` when there is no such draft of that owner (the caller
+/// finds out which).
+pub fn publish_draft(
+    conn: &mut DbConnection,
+    id: &str,
+    owner_key: &str,
+    at: NaiveDateTime,
+) -> StorageResult<Option<ReportRow>> {
+    atomically(conn, |conn| {
+        let row: Option<ReportRow> = diesel::update(
+            reports::table
+                .find(id)
+                .filter(reports::owner_key.eq(owner_key))
+                .filter(reports::status.eq("draft")),
+        )
+        .set((
+            reports::status.eq("published"),
+            reports::published_at.eq(Some(at)),
+            reports::updated_at.eq(at),
+        ))
+        .returning(reports::all_columns)
+        .get_result(conn)
+        .optional()?;
+        if let Some(row) = &row {
+            record_change(conn, &row.id, ChangeKind::Published, row.revision, at)?;
+        }
+        Ok(row)
+    })
+}
+
+/// The published reports among `ids` (any order; others are left out).
+pub fn find_published(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<ReportRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            reports::table
+                .filter(reports::id.eq_any(chunk))
+                .filter(reports::status.eq("published"))
+                .select(ReportRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn find_report(conn: &mut DbConnection, id: &str) -> StorageResult<Option<ReportRow>> {
@@ -100,7 +147,7 @@ pub fn create_with_revision(
     row: &ReportRow,
     redactions: &str,
 ) -> StorageResult<i64> {
-    conn.transaction(|conn| {
+    atomically(conn, |conn| {
         let seq = insert_report(conn, row)?;
         insert_revision(conn, row, redactions)?;
         Ok(seq)
@@ -115,7 +162,7 @@ pub fn save_change(
     kind: ChangeKind,
     new_revision_redactions: Option<&str>,
 ) -> StorageResult<Option<i64>> {
-    conn.transaction(|conn| {
+    atomically(conn, |conn| {
         let seq = update_report(conn, row, kind)?;
         if seq.is_some()
             && let Some(redactions) = new_revision_redactions
@@ -153,6 +200,20 @@ pub fn revisions(conn: &mut DbConnection, report_id: &str) -> StorageResult<Vec<
         .order(report_revisions::revision.asc())
         .select(RevisionRow::as_select())
         .load(conn)?)
+}
+
+/// One stored revision of a report.
+pub fn find_revision(
+    conn: &mut DbConnection,
+    report_id: &str,
+    revision: i32,
+) -> StorageResult<Option<RevisionRow>> {
+    use crate::schema::report_revisions;
+    Ok(report_revisions::table
+        .find((report_id, revision))
+        .select(RevisionRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The latest revision's stored redactions.

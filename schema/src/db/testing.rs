@@ -86,6 +86,71 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Seeding for tests of time-based features (digests): moves a report's
+/// timestamps back so that it was created, published and changed at `at`
+/// (its change log, revisions and lessons too), as if it had been filed
+/// then. It writes what the API would have written at that time; no
+/// production path reads anything the API could not have written.
+pub fn backdate_report(
+    conn: &mut super::DbConnection,
+    report_id: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::{lessons, report_changes, report_revisions, reports};
+    use diesel::{ExpressionMethods, QueryDsl};
+    super::write_transaction(conn, |conn| {
+        let published: Option<Option<chrono::NaiveDateTime>> = reports::table
+            .find(report_id)
+            .select(reports::published_at)
+            .first(conn)
+            .ok();
+        diesel::update(reports::table.find(report_id))
+            .set((
+                reports::created_at.eq(at),
+                reports::updated_at.eq(at),
+                reports::published_at.eq(published.flatten().map(|_| at)),
+            ))
+            .execute(conn)?;
+        diesel::update(report_changes::table.filter(report_changes::report_id.eq(report_id)))
+            .set(report_changes::changed_at.eq(at))
+            .execute(conn)?;
+        diesel::update(report_revisions::table.filter(report_revisions::report_id.eq(report_id)))
+            .set(report_revisions::created_at.eq(at))
+            .execute(conn)?;
+        diesel::update(lessons::table.filter(lessons::report_id.eq(report_id.to_owned())))
+            .set(lessons::created_at.eq(at))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Seeding: moves the time of a report's latest change of `kind` (e.g.
+/// `amended`) to `at`, and its `updated_at` with it.
+pub fn backdate_change(
+    conn: &mut super::DbConnection,
+    report_id: &str,
+    kind: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use crate::schema::{report_changes, reports};
+    use diesel::{ExpressionMethods, QueryDsl};
+    super::write_transaction(conn, |conn| {
+        let seq: i64 = report_changes::table
+            .filter(report_changes::report_id.eq(report_id))
+            .filter(report_changes::kind.eq(kind))
+            .select(diesel::dsl::max(report_changes::seq))
+            .first::<Option<i64>>(conn)?
+            .ok_or(diesel::result::Error::NotFound)?;
+        diesel::update(report_changes::table.find(seq))
+            .set(report_changes::changed_at.eq(at))
+            .execute(conn)?;
+        diesel::update(reports::table.find(report_id))
+            .set(reports::updated_at.eq(at))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
 /// Replaces the database name (the URL path) in a PostgreSQL URL.
 fn with_database_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

@@ -1,0 +1,415 @@
+//! Digests: the list, one digest in any format, and the Atom feed. A
+//! reader sees the digests of their audience only (reporters: `members`,
+//! TLP clear and green; analysts: `analysts`, clear, green and amber); any
+//! other digest is 404, so its existence is not revealed. See
+//! `crate::digests` and `docs/digests.md`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use incidex_schema::db::digests::{self as store, DigestListing, DigestRow, STATUS_DONE};
+use incidex_schema::validation::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Principal, Reader};
+use crate::digests::render::{self, Format};
+use crate::digests::{Audience, Digest, DigestKind, PeriodInfo, feed};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::routes::reports::db;
+use crate::state::AppState;
+
+pub const MAX_DIGEST_PAGE: i64 = 200;
+
+fn audience_of(principal: &Principal) -> ApiResult<Audience> {
+    Audience::of_role(principal.role).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "this needs the reporter or analyst role",
+        )
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DigestListQuery {
+    /// Only digests of this kind.
+    pub kind: Option<DigestKind>,
+    /// Page size, 1 to 200 (default 20).
+    pub limit: Option<i64>,
+    /// Digests to skip (default 0).
+    pub offset: Option<i64>,
+}
+
+/// Where a digest is served in each format.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DigestLinks {
+    #[schema(example = "/api/v1/digests/weekly-2026-W40-members?format=json")]
+    pub json: String,
+    pub csv: String,
+    pub md: String,
+    pub html: String,
+}
+
+impl DigestLinks {
+    fn of(id: &str) -> DigestLinks {
+        let link = |f: Format| format!("/api/v1/digests/{id}?format={}", f.as_str());
+        DigestLinks {
+            json: link(Format::Json),
+            csv: link(Format::Csv),
+            md: link(Format::Markdown),
+            html: link(Format::Html),
+        }
+    }
+}
+
+/// A digest in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DigestSummary {
+    #[schema(example = "weekly-2026-W40-members")]
+    pub id: String,
+    pub kind: DigestKind,
+    pub audience: Audience,
+    pub period: PeriodInfo,
+    pub generated_at: Option<DateTime<Utc>>,
+    /// Incidents published or amended in the period.
+    pub incidents: i64,
+    pub links: DigestLinks,
+}
+
+impl DigestSummary {
+    fn from_listing(l: DigestListing) -> Option<DigestSummary> {
+        let kind: DigestKind = l.kind.parse().ok()?;
+        let period = crate::digests::Period::containing(kind, l.period_start);
+        Some(DigestSummary {
+            links: DigestLinks::of(&l.id),
+            kind,
+            audience: Audience::parse(&l.audience)?,
+            period: PeriodInfo::of(&period),
+            generated_at: l.completed_at.map(|t| t.and_utc()),
+            incidents: i64::from(l.incidents.unwrap_or(0)),
+            id: l.id,
+        })
+    }
+}
+
+/// A page of digests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DigestList {
+    pub items: Vec<DigestSummary>,
+    /// Digests of the caller's audience (and kind, when filtered).
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    pub next_offset: Option<i64>,
+}
+
+fn out_of_range(field: &str, message: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidParameter, format!("{field}: {message}"))
+        .with_errors(vec![FieldError::new(field, "out_of_range", message)])
+}
+
+/// The digests the caller's audience receives, latest period first: for a
+/// reporter the `members` digests (TLP clear and green), for an analyst the
+/// `analysts` digests (also amber). Red material is never in a digest.
+#[utoipa::path(
+    tag = "digests",
+    security(("bearer" = [])),
+    params(DigestListQuery),
+    responses(
+        (status = 200, body = DigestList),
+        (status = 400, description = "unknown parameter, unknown kind, or limit/offset out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/digests")]
+pub async fn list(
+    reader: Reader,
+    state: web::Data<AppState>,
+    query: web::Query<DigestListQuery>,
+) -> ApiResult<HttpResponse> {
+    let audience = audience_of(&reader.0)?;
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=MAX_DIGEST_PAGE).contains(&limit) {
+        return Err(out_of_range("limit", "1 to 200"));
+    }
+    if offset < 0 {
+        return Err(out_of_range("offset", "0 or more"));
+    }
+    let kind = q.kind;
+    let (rows, total) = db(&state, move |conn| {
+        Ok(store::list_done(
+            conn,
+            audience.as_str(),
+            kind.map(DigestKind::as_str),
+            limit,
+            offset,
+        )?)
+    })
+    .await?;
+    let items: Vec<DigestSummary> = rows
+        .into_iter()
+        .filter_map(DigestSummary::from_listing)
+        .collect();
+    let end = offset + items.len() as i64;
+    Ok(HttpResponse::Ok().json(DigestList {
+        next_offset: (end < total).then_some(end),
+        items,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DigestFormatQuery {
+    /// `json`, `csv`, `md` or `html`; when given it decides over `Accept`.
+    pub format: Option<String>,
+}
+
+/// The format to answer in: the `format` parameter, else the first
+/// acceptable type of `Accept` (by quality, then our order: JSON, HTML,
+/// Markdown, CSV); no `Accept` means JSON.
+pub fn negotiate(accept: Option<&str>, param: Option<&str>) -> ApiResult<Format> {
+    if let Some(p) = param {
+        return Format::parse(p).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("format: unknown format `{p}` (json, csv, md, html)"),
+            )
+            .with_errors(vec![FieldError::new(
+                "format",
+                "invalid_value",
+                "json, csv, md or html",
+            )])
+        });
+    }
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Format::Json);
+    };
+    const OFFERED: [Format; 4] = [Format::Json, Format::Html, Format::Markdown, Format::Csv];
+    let mut ranges: Vec<(String, f32)> = Vec::new();
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        if !range.contains('/') {
+            continue;
+        }
+        let mut q = 1.0f32;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        ranges.push((range, q));
+    }
+    let matches = |range: &str, f: Format| {
+        let media = f.media_type();
+        range == "*/*"
+            || range == media
+            || range
+                .strip_suffix("/*")
+                .is_some_and(|t| media.split('/').next() == Some(t))
+    };
+    // Explicitly refused types (q=0) stay refused under a wildcard.
+    let refused: Vec<Format> = OFFERED
+        .into_iter()
+        .filter(|f| {
+            ranges
+                .iter()
+                .any(|(r, q)| *q <= 0.0 && r.as_str() == f.media_type())
+        })
+        .collect();
+    let mut acceptable: Vec<&(String, f32)> = ranges.iter().filter(|(_, q)| *q > 0.0).collect();
+    // Stable: equal qualities keep the client's order.
+    acceptable.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (range, _) in acceptable {
+        if let Some(f) = OFFERED
+            .into_iter()
+            .find(|f| !refused.contains(f) && matches(range, *f))
+        {
+            return Ok(f);
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::NotAcceptable,
+        "digests are served as application/json, text/html, text/markdown or text/csv",
+    ))
+}
+
+/// A stored digest the audience may read: done and theirs.
+pub(crate) fn readable(row: Option<DigestRow>, audience: Audience) -> ApiResult<Digest> {
+    let row = row
+        .filter(|r| r.status == STATUS_DONE && r.audience == audience.as_str())
+        .ok_or_else(ApiError::not_found)?;
+    let content = row
+        .content
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("done digest without content")))?;
+    serde_json::from_str(&content).map_err(ApiError::internal)
+}
+
+/// A digest rendered as an HTTP response in `format`.
+pub fn respond(digest: &Digest, format: Format) -> ApiResult<HttpResponse> {
+    let body = render::render(digest, format).map_err(ApiError::internal)?;
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(format.content_type())
+        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "inline; filename=\"{}\"",
+        render::file_name(&digest.id, format)
+    )) {
+        response.insert_header((header::CONTENT_DISPOSITION, v));
+    }
+    if format == Format::Html {
+        response.insert_header((header::CONTENT_SECURITY_POLICY, render::html_csp()));
+    }
+    Ok(response.body(body))
+}
+
+/// One digest, in the format asked for with `format` or negotiated from
+/// `Accept`. The JSON form is the `Digest` schema; CSV has one row per
+/// incident; HTML is one self-contained, printable page.
+#[utoipa::path(
+    tag = "digests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, example = "weekly-2026-W40-members"), DigestFormatQuery),
+    responses(
+        (status = 200, description = "the digest in the negotiated format", content(
+            (Digest = "application/json"),
+            (String = "text/csv"),
+            (String = "text/markdown"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "unknown `format` or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such digest, not produced yet, or one of another audience", body = Problem, content_type = "application/problem+json"),
+        (status = 406, description = "`Accept` names none of the served types", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/digests/{id}")]
+pub async fn read(
+    reader: Reader,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<DigestFormatQuery>,
+) -> ApiResult<HttpResponse> {
+    let audience = audience_of(&reader.0)?;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = negotiate(accept, query.format.as_deref())?;
+    let id = path.into_inner();
+    let digest = db(&state, move |conn| {
+        readable(store::find(conn, &id)?, audience)
+    })
+    .await?;
+    respond(&digest, format)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// Only digests of this kind.
+    pub kind: Option<DigestKind>,
+}
+
+/// The Atom feed of the caller's audience's digests (the latest 50), each
+/// entry linking to the digest in every format.
+#[utoipa::path(
+    tag = "digests",
+    security(("bearer" = [])),
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "an Atom feed (RFC 4287)", body = String, content_type = "application/atom+xml"),
+        (status = 400, description = "unknown parameter or kind", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/digests/feed.atom")]
+pub async fn atom(
+    reader: Reader,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<FeedQuery>,
+) -> ApiResult<HttpResponse> {
+    let audience = audience_of(&reader.0)?;
+    let kind = query.kind;
+    let rows = db(&state, move |conn| {
+        Ok(store::latest_done(
+            conn,
+            audience.as_str(),
+            kind.map(DigestKind::as_str),
+            feed::FEED_ENTRIES,
+        )?)
+    })
+    .await?;
+    let digests = rows
+        .iter()
+        .filter_map(|r| r.content.as_deref())
+        .map(serde_json::from_str::<Digest>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    let info = req.connection_info();
+    let base = format!("{}://{}", info.scheme(), info.host());
+    let self_href = match kind {
+        Some(k) => format!("{base}/api/v1/digests/feed.atom?kind={}", k.as_str()),
+        None => format!("{base}/api/v1/digests/feed.atom"),
+    };
+    let body = feed::feed(&digests, audience, kind, &self_href, |d, f| {
+        format!("{base}/api/v1/digests/{}?format={}", d.id, f.as_str())
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/atom+xml; charset=utf-8")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: ApiResult<Format>) -> Result<Format, ErrorCode> {
+        r.map_err(|e| e.code())
+    }
+
+    #[test]
+    fn negotiates_formats() {
+        assert_eq!(code(negotiate(None, None)), Ok(Format::Json));
+        assert_eq!(code(negotiate(Some("*/*"), None)), Ok(Format::Json));
+        assert_eq!(code(negotiate(Some("text/csv"), None)), Ok(Format::Csv));
+        assert_eq!(
+            code(negotiate(Some("text/markdown;q=0.5, text/html"), None)),
+            Ok(Format::Html)
+        );
+        assert_eq!(code(negotiate(Some("text/*"), None)), Ok(Format::Html));
+        assert_eq!(
+            code(negotiate(Some("application/json;q=0, */*;q=0.1"), None)),
+            Ok(Format::Html)
+        );
+        assert_eq!(
+            code(negotiate(Some("application/pdf"), None)),
+            Err(ErrorCode::NotAcceptable)
+        );
+        assert_eq!(
+            code(negotiate(Some("application/pdf"), Some("md"))),
+            Ok(Format::Markdown),
+            "the parameter decides"
+        );
+        assert_eq!(
+            code(negotiate(None, Some("pdf"))),
+            Err(ErrorCode::InvalidParameter)
+        );
+    }
+}

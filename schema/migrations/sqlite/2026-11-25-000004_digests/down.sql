@@ -1,0 +1,2 @@
+DROP INDEX report_changes_kind_time;
+DROP TABLE digests;
