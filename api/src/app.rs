@@ -105,16 +105,34 @@ pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<
     let alerts = Arc::new(
         crate::alerts::Alerts::new(&settings.alerts).context("cannot set up the webhook client")?,
     );
+    let keys = Arc::new(keys);
+    let backend = pool
+        .get()
+        .context("cannot connect to the database")?
+        .backend();
+    let filings = crate::filing_queue::FilingQueue::start(
+        crate::filing_queue::FilingContext {
+            pool: pool.clone(),
+            members: members.clone(),
+            keys: keys.clone(),
+            issuer: settings.token_issuer.clone(),
+        },
+        settings
+            .filing_writers
+            .unwrap_or_else(|| crate::filing_queue::writers_for(backend)),
+    )
+    .context("cannot start the filing writers")?;
     Ok(AppState {
         pool,
         settings,
-        keys: Arc::new(keys),
+        keys,
         tokens: Arc::new(tokens),
         hasher: Arc::new(crate::auth::SecretHasher::default()),
         credentials: Arc::new(crate::auth::CredentialCache::default()),
         members,
         index,
         alerts,
+        filings: Arc::new(filings),
     })
 }
 

@@ -25,6 +25,7 @@ const ENV_KEYS: &[&str] = &[
     "db_pool_size",
     "shutdown_timeout_secs",
     "workers",
+    "filing_writers",
     "token_ttl_secs",
     "token_issuer",
     "token_audience",
@@ -83,6 +84,9 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Threads that group-commit new reports (default: 2 on PostgreSQL, 1
+    /// on SQLite; 0 files every request in its own transaction).
+    pub filing_writers: Option<usize>,
     /// Lifetime of issued access tokens.
     pub token_ttl_secs: u64,
     /// `iss` of issued tokens (and expected on them).

@@ -511,6 +511,12 @@ fn report_lesson(
 /// The lesson records of a report published for the first time (a draft
 /// has none), in one statement. Call it in the publishing transaction.
 pub fn add_published_lessons(conn: &mut DbConnection, row: &ReportRow) -> ApiResult<()> {
+    store::insert_lessons(conn, &published_lesson_rows(row)?)?;
+    Ok(())
+}
+
+/// The lesson records a newly published report brings, not yet stored.
+pub fn published_lesson_rows(row: &ReportRow) -> ApiResult<Vec<LessonRow>> {
     let content = crate::views::content_of(row)?;
     let at = now();
     let mut records = Vec::new();
@@ -521,8 +527,7 @@ pub fn add_published_lessons(conn: &mut DbConnection, row: &ReportRow) -> ApiRes
         let placed = placement(&content, i32::try_from(position).unwrap_or(i32::MAX), text)?;
         records.push(report_lesson(row, text, placed, at));
     }
-    store::insert_lessons(conn, &records)?;
-    Ok(())
+    Ok(records)
 }
 
 /// Brings a report's lesson records in line with the report as stored in

@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod filing;
+pub mod filing_queue;
 pub mod idempotency;
 pub mod import;
 pub mod indexing;

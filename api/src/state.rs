@@ -23,6 +23,8 @@ pub struct AppState {
     pub index: Option<Arc<crate::indexing::IndexService>>,
     /// The webhook client and the wake-ups of the alert jobs.
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// New reports, group-committed by writer threads.
+    pub filings: Arc<crate::filing_queue::FilingQueue>,
 }
 
 impl AppState {
@@ -34,6 +36,16 @@ impl AppState {
                 "the search index is not running",
             )
         })
+    }
+
+    /// What filing a report needs, for the path outside the queue.
+    pub fn filing_context(&self) -> crate::filing_queue::FilingContext {
+        crate::filing_queue::FilingContext {
+            pool: self.pool.clone(),
+            members: self.members.clone(),
+            keys: self.keys.clone(),
+            issuer: self.settings.token_issuer.clone(),
+        }
     }
 
     /// Tells the index follower and the alert matcher that reports changed.

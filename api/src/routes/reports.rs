@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Reader, Reporter};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::extract::JsonBody;
+use crate::filing_queue::{Filing, IdempotencyScope};
 use crate::idempotency::{self, IdempotencyKey, Recorded};
 use crate::intake::anonymise_report;
 use crate::receipts::{self, Receipt, ReceiptClaims};
@@ -197,34 +198,34 @@ pub async fn create(
     } else {
         req.path().to_owned()
     };
-    let hash = idempotency::request_hash("POST", &target, &body.raw);
-    let scope = state.keys.opaque_key("idem", &reporter.principal.subject);
-    let owner = owner_key(&state, &reporter.operator_id);
-    let st = state.clone();
-    let recorded = db(&state, move |conn| {
-        idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
-            let mut filed = crate::filing::file_report(
-                &st.members,
-                conn,
-                &reporter.operator_id,
-                &owner,
-                content,
-            )?;
-            if and_publish {
-                let (report, receipt) = crate::filing::publish_report(
-                    &st.keys,
-                    &st.settings.token_issuer,
-                    conn,
-                    &filed.report.id,
-                    &owner,
-                )?;
-                filed.report = report;
-                filed.receipt = Some(receipt);
-            }
-            Ok((201, to_json(&filed)?))
-        })
-    })
-    .await?;
+    let filing = Filing {
+        owner: owner_key(&state, &reporter.operator_id),
+        operator_id: reporter.operator_id,
+        content,
+        publish: and_publish,
+        idempotency: key.0.map(|key| IdempotencyScope {
+            scope: state.keys.opaque_key("idem", &reporter.principal.subject),
+            key,
+            request_hash: idempotency::request_hash("POST", &target, &body.raw),
+        }),
+    };
+    // Group commit with the filings arriving at the same time; on its own
+    // only when the queue is full.
+    let recorded = match state.filings.submit(filing) {
+        Ok(answer) => answer.await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the service is shutting down",
+            )
+        })??,
+        Err(filing) => {
+            let ctx = state.filing_context();
+            db(&state, move |conn| {
+                crate::filing_queue::file_one(&ctx, conn, *filing)
+            })
+            .await?
+        }
+    };
     if and_publish {
         state.reports_changed();
     }

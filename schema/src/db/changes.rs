@@ -86,6 +86,26 @@ pub fn record_change(
     Ok(row.seq)
 }
 
+/// Appends many entries in one statement, in the order given (sequence
+/// numbers follow it). Call it inside the transaction that makes the
+/// changes.
+pub fn record_changes(
+    conn: &mut DbConnection,
+    entries: &[(&str, ChangeKind, i32, NaiveDateTime)],
+) -> StorageResult<()> {
+    let rows: Vec<NewChange<'_>> = entries
+        .iter()
+        .map(|(report_id, kind, revision, changed_at)| NewChange {
+            report_id,
+            kind: kind.as_str(),
+            revision: *revision,
+            changed_at: *changed_at,
+        })
+        .collect();
+    super::insert_rows!(conn, report_changes::table, &rows)?;
+    Ok(())
+}
+
 /// Entries after `after_seq`, oldest first, at most `limit`.
 pub fn changes_after(
     conn: &mut DbConnection,

@@ -50,6 +50,15 @@ pub fn insert(conn: &mut DbConnection, row: &IdempotencyRow) -> StorageResult<bo
     Ok(n == 1)
 }
 
+/// Stores many first responses in one statement. Unlike [`insert`], a key
+/// that is taken (or repeated in `rows`) fails the statement with a unique
+/// violation, which aborts the surrounding transaction: the caller then
+/// handles each request on its own.
+pub fn insert_all(conn: &mut DbConnection, rows: &[IdempotencyRow]) -> StorageResult<()> {
+    super::insert_rows!(conn, idempotency_keys::table, rows)?;
+    Ok(())
+}
+
 /// Forgets records older than `before`; returns how many.
 pub fn purge_older_than(conn: &mut DbConnection, before: NaiveDateTime) -> StorageResult<usize> {
     Ok(

@@ -63,19 +63,7 @@ pub fn insert_lesson(conn: &mut DbConnection, row: &LessonRow) -> StorageResult<
 
 /// Inserts several records in one statement.
 pub fn insert_lessons(conn: &mut DbConnection, rows: &[LessonRow]) -> StorageResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // Multi-row VALUES is backend-specific in diesel: run it on the
-    // concrete connection.
-    match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(lessons::table)
-            .values(rows)
-            .execute(c)?,
-        DbConnection::Sqlite(c) => diesel::insert_into(lessons::table)
-            .values(rows)
-            .execute(c)?,
-    };
+    super::insert_rows!(conn, lessons::table, rows)?;
     Ok(())
 }
 

@@ -32,6 +32,42 @@ pub use connection::{
 };
 pub use migrate::{MigrationError, MigrationStatus, migration_status, run_migrations};
 
+/// Multi-row `INSERT … VALUES (…), (…)` of `$rows` (a slice of
+/// `Insertable` rows) into `$table`, in chunks that stay under SQLite's
+/// bound-parameter limit. diesel's multi-row insert is backend-specific,
+/// so it runs on the concrete connection. Evaluates to
+/// `Result<usize, diesel::result::Error>` (rows inserted).
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut inserted = 0usize;
+        let mut result = Ok(());
+        for chunk in $rows.chunks($crate::db::INSERT_CHUNK_ROWS) {
+            let n = match &mut *$conn {
+                $crate::db::DbConnection::Postgresql(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)
+                }
+                $crate::db::DbConnection::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)
+                }
+            };
+            match n {
+                Ok(n) => inserted += n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        result.map(|()| inserted)
+    }};
+}
+pub(crate) use insert_rows;
+
+/// Rows per multi-row INSERT statement: 64 rows of the widest table stay
+/// far below SQLite's limit of 32,766 bound parameters (and PostgreSQL's
+/// 65,535).
+pub const INSERT_CHUNK_ROWS: usize = 64;
+
 /// Errors from the storage layer. Library code returns these; the API maps
 /// them to problem+json at the HTTP boundary.
 #[derive(Debug, thiserror::Error)]

@@ -154,6 +154,48 @@ pub fn create_with_revision(
     })
 }
 
+/// A new report for [`insert_new_reports`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewReport<'a> {
+    /// The row as it is to be stored: a draft, or already published.
+    pub row: &'a ReportRow,
+    /// The redactions of its first revision (JSON).
+    pub redactions: &'a str,
+}
+
+/// Stores many new reports with one multi-row INSERT per table, exactly as
+/// [`create_with_revision`] followed, for rows already published, by
+/// [`publish_draft`] would one at a time: the reports, their first
+/// revisions (stored as drafts, as filed), and change-log entries
+/// `created` (and then `published`) per report, in the order given. Call
+/// it inside a transaction.
+pub fn insert_new_reports(conn: &mut DbConnection, new: &[NewReport<'_>]) -> StorageResult<()> {
+    use crate::schema::report_revisions;
+    let rows: Vec<ReportRow> = new.iter().map(|n| n.row.clone()).collect();
+    super::insert_rows!(conn, reports::table, &rows)?;
+    let revisions: Vec<RevisionRow> = new
+        .iter()
+        .map(|n| RevisionRow {
+            report_id: n.row.id.clone(),
+            revision: n.row.revision,
+            status: "draft".to_owned(),
+            content: n.row.content.clone(),
+            redactions: n.redactions.to_owned(),
+            created_at: n.row.created_at,
+        })
+        .collect();
+    super::insert_rows!(conn, report_revisions::table, &revisions)?;
+    let mut entries = Vec::with_capacity(new.len() * 2);
+    for n in new {
+        let r = n.row;
+        entries.push((r.id.as_str(), ChangeKind::Created, r.revision, r.created_at));
+        if let Some(at) = r.published_at.filter(|_| r.status == "published") {
+            entries.push((r.id.as_str(), ChangeKind::Published, r.revision, at));
+        }
+    }
+    super::changes::record_changes(conn, &entries)
+}
+
 /// Stores a changed report (and, when its content changed, the new
 /// revision) and logs `kind`, in one transaction.
 pub fn save_change(
