@@ -1,30 +1,37 @@
-//! Group commit for new reports.
+//! Group commit for filing and publishing reports.
 //!
-//! `POST /api/v1/reports` (with or without `publish=true`) does not run its
-//! own transaction: the handler queues the validated filing, and a writer
-//! thread takes every filing waiting at that moment and stores them in one
-//! transaction, with one multi-row INSERT per table (idempotency records,
-//! reports, first revisions, change-log entries, lessons) and one commit.
+//! `POST /api/v1/reports` (with or without `publish=true`) and
+//! `POST /api/v1/reports/{id}/publish` do not run their own transaction:
+//! the handler queues the validated request, and a writer thread takes
+//! every request waiting at that moment and stores them in one
+//! transaction, with one multi-row statement per table (reports, first
+//! revisions, one publishing UPDATE per operator, change-log entries,
+//! lessons, idempotency records) and one commit.
 //! Each request is answered only after that commit, so every filing is as
 //! durable as before; under load, 32 concurrent filings cost a handful of
 //! statements and one WAL flush instead of 300 round trips and 32 flushes.
 //! Alone, a filing is a batch of one: nothing waits for company.
 //!
 //! A batch is all or nothing. When it fails — an `Idempotency-Key` already
-//! taken (a retry) or repeated within the batch, a lost connection, any
-//! error — it is rolled back and each of its filings runs again on its own
-//! through [`file_one`], the one-transaction-per-request path with the
-//! usual idempotency handling (replay, `idempotency_key_reused`). So a
-//! batch never answers anything the single path would not.
+//! taken (a retry) or repeated within the batch, a report that is not a
+//! draft of its publisher (or is published twice in the batch), a lost
+//! connection, any error — it is rolled back and each of its requests runs
+//! again on its own through [`store_one`], the one-transaction-per-request
+//! path with the usual idempotency handling (replay,
+//! `idempotency_key_reused`, 404, 409). So a batch never answers anything
+//! the single path would not.
 //!
 //! The identity epoch is read once per batch, inside its transaction, so a
 //! batch is anonymised with the member list current at its commit, as a
 //! single filing is.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use chrono::NaiveDateTime;
 use incidex_schema::db::idempotency::{self as idem_store, IdempotencyRow};
+use incidex_schema::db::lessons::LessonRow;
 use incidex_schema::db::reports::{self, NewReport, ReportRow, now};
 use incidex_schema::db::{Backend, DbConnection, DbPool, discard_if_lost, write_transaction};
 use incidex_schema::report::{ReportContent, ReportStatus};
@@ -35,7 +42,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::idempotency::{self, Recorded};
 use crate::intake::{AnonymiserCache, anonymise_content};
 use crate::receipts::{self, ReceiptClaims};
-use crate::routes::reports::{OwnedReport, redactions_json};
+use crate::routes::reports::{OwnedReport, Published, redactions_json};
 use crate::views::OwnerReport;
 
 /// Filings taken into one transaction at most.
@@ -54,6 +61,22 @@ pub struct Filing {
     pub publish: bool,
     /// The request's `Idempotency-Key`, if it sent one.
     pub idempotency: Option<IdempotencyScope>,
+}
+
+/// One publication of a draft, as the handler hands it over.
+#[derive(Debug)]
+pub struct Publication {
+    pub id: String,
+    /// The publisher's stored owner key; only its own drafts are published.
+    pub owner: String,
+    pub idempotency: Option<IdempotencyScope>,
+}
+
+/// A request the writers store.
+#[derive(Debug)]
+pub enum Work {
+    File(Filing),
+    Publish(Publication),
 }
 
 /// What identifies a request for `Idempotency-Key` purposes.
@@ -84,7 +107,7 @@ impl std::fmt::Debug for FilingContext {
 }
 
 struct Job {
-    filing: Filing,
+    work: Work,
     reply: oneshot::Sender<ApiResult<Recorded>>,
 }
 
@@ -125,18 +148,15 @@ impl FilingQueue {
         Ok(FilingQueue { sender })
     }
 
-    /// Queues a filing; the answer comes once its batch has committed (or
-    /// it was filed on its own). Gives the filing back when the queue is
-    /// full or stopped, for the caller to file it itself.
-    pub fn submit(
-        &self,
-        filing: Filing,
-    ) -> Result<oneshot::Receiver<ApiResult<Recorded>>, Box<Filing>> {
+    /// Queues a request; the answer comes once its batch has committed (or
+    /// it was stored on its own). Gives the request back when the queue is
+    /// full or stopped, for the caller to store it itself.
+    pub fn submit(&self, work: Work) -> Result<oneshot::Receiver<ApiResult<Recorded>>, Box<Work>> {
         let (reply, answer) = oneshot::channel();
-        match self.sender.try_send(Job { filing, reply }) {
+        match self.sender.try_send(Job { work, reply }) {
             Ok(()) => Ok(answer),
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                Err(Box::new(job.filing))
+                Err(Box::new(job.work))
             }
         }
     }
@@ -179,28 +199,26 @@ fn run_batch(ctx: &FilingContext, jobs: Vec<Job>) {
             return;
         }
     };
-    let (filings, replies): (Vec<Filing>, Vec<_>) =
-        jobs.into_iter().map(|j| (j.filing, j.reply)).unzip();
-    for (reply, result) in replies.into_iter().zip(file_all(ctx, &mut conn, filings)) {
+    let (work, replies): (Vec<Work>, Vec<_>) = jobs.into_iter().map(|j| (j.work, j.reply)).unzip();
+    for (reply, result) in replies.into_iter().zip(store_all(ctx, &mut conn, work)) {
         let _ = reply.send(result);
     }
 }
 
-/// Files `filings` as one batch ([`file_batch`]) or, when the batch fails,
-/// one by one ([`file_one`]); one answer per filing, in order.
-pub fn file_all(
+/// Stores `work` as one batch ([`store_batch`]) or, when the batch fails,
+/// one request at a time ([`store_one`]); one answer per request, in order.
+pub fn store_all(
     ctx: &FilingContext,
     conn: &mut DbConnection,
-    filings: Vec<Filing>,
+    work: Vec<Work>,
 ) -> Vec<ApiResult<Recorded>> {
-    match file_batch(ctx, conn, &filings) {
+    match store_batch(ctx, conn, &work) {
         Ok(recorded) => recorded.into_iter().map(Ok).collect(),
         Err(e) => {
-            tracing::debug!(error = %e, filings = filings.len(), "batch rolled back; filing one by one");
-            filings
-                .into_iter()
-                .map(|filing| {
-                    let result = file_one(ctx, conn, filing);
+            tracing::debug!(error = %e, requests = work.len(), "batch rolled back; one by one");
+            work.into_iter()
+                .map(|w| {
+                    let result = store_one(ctx, conn, w);
                     if result
                         .as_ref()
                         .is_err_and(|e| e.code().status().is_server_error())
@@ -215,8 +233,44 @@ pub fn file_all(
     }
 }
 
-/// Files one filing in its own transaction, with the usual idempotency
+/// Stores one request in its own transaction, with the usual idempotency
 /// handling: the path of a batch that failed, and of a full queue.
+pub fn store_one(ctx: &FilingContext, conn: &mut DbConnection, work: Work) -> ApiResult<Recorded> {
+    match work {
+        Work::File(filing) => file_one(ctx, conn, filing),
+        Work::Publish(publication) => publish_one(ctx, conn, publication),
+    }
+}
+
+fn idempotency_parts(i: Option<&IdempotencyScope>) -> (&str, Option<&str>, &str) {
+    match i {
+        Some(i) => (
+            i.scope.as_str(),
+            Some(i.key.as_str()),
+            i.request_hash.as_str(),
+        ),
+        None => ("", None, ""),
+    }
+}
+
+fn publish_one(
+    ctx: &FilingContext,
+    conn: &mut DbConnection,
+    p: Publication,
+) -> ApiResult<Recorded> {
+    let (scope, key, hash) = idempotency_parts(p.idempotency.as_ref());
+    idempotency::run(conn, scope, key, hash, |conn| {
+        let (report, receipt) =
+            crate::filing::publish_report(&ctx.keys, &ctx.issuer, conn, &p.id, &p.owner)?;
+        Ok((
+            200,
+            serde_json::to_value(Published { report, receipt }).map_err(ApiError::internal)?,
+        ))
+    })
+}
+
+/// Files one filing in its own transaction, with the usual idempotency
+/// handling.
 pub fn file_one(
     ctx: &FilingContext,
     conn: &mut DbConnection,
@@ -258,92 +312,192 @@ pub fn file_one(
     })
 }
 
-/// Files every filing in one transaction, or none of them.
-pub fn file_batch(
+/// Stores every request in one transaction, or none of them; one answer
+/// per request, in order.
+pub fn store_batch(
     ctx: &FilingContext,
     conn: &mut DbConnection,
-    filings: &[Filing],
+    work: &[Work],
 ) -> ApiResult<Vec<Recorded>> {
     write_transaction(conn, |conn| {
-        let members = ctx.members.members(conn)?;
         let at = now();
-        let mut rows = Vec::with_capacity(filings.len());
-        let mut redactions = Vec::with_capacity(filings.len());
-        let mut bodies = Vec::with_capacity(filings.len());
         let mut records = Vec::new();
         let mut lessons = Vec::new();
-        for f in filings {
-            let terms = members.terms(&f.operator_id)?;
-            let anonymised = anonymise_content(&members.anonymiser(), &terms, f.content.clone());
-            let row = ReportRow {
-                id: uuid::Uuid::new_v4().to_string(),
-                owner_key: f.owner.clone(),
-                status: if f.publish {
-                    ReportStatus::Published
-                } else {
-                    ReportStatus::Draft
-                }
-                .as_str()
-                .to_owned(),
-                tlp: anonymised.content.tlp().as_str().to_owned(),
-                revision: 1,
-                content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
-                created_at: at,
-                updated_at: at,
-                published_at: f.publish.then_some(at),
-            };
-            let receipt = f.publish.then(|| {
-                receipts::issue(
-                    &ctx.keys,
-                    ReceiptClaims {
-                        report_id: row.id.clone(),
-                        revision: row.revision,
-                        content_sha256: receipts::content_hash(&row.content),
-                        published_at: at.and_utc(),
-                        issuer: ctx.issuer.clone(),
-                    },
-                )
-            });
-            if f.publish {
-                lessons.extend(crate::lessons::published_lesson_rows(&row)?);
+        let filings: Vec<&Filing> = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::File(f) => Some(f),
+                Work::Publish(_) => None,
+            })
+            .collect();
+        let publications: Vec<&Publication> = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::Publish(p) => Some(p),
+                Work::File(_) => None,
+            })
+            .collect();
+        let mut filed = file_in(ctx, conn, &filings, at, &mut records, &mut lessons)?.into_iter();
+        let mut published =
+            publish_in(ctx, conn, &publications, at, &mut records, &mut lessons)?.into_iter();
+        incidex_schema::db::lessons::insert_lessons(conn, &lessons)?;
+        idem_store::insert_all(conn, &records)?;
+        work.iter()
+            .map(|w| {
+                let next = match w {
+                    Work::File(_) => filed.next(),
+                    Work::Publish(_) => published.next(),
+                };
+                next.ok_or_else(|| ApiError::internal(anyhow::anyhow!("batch answers out of step")))
+            })
+            .collect()
+    })
+}
+
+fn record(
+    i: Option<&IdempotencyScope>,
+    status: u16,
+    body: &serde_json::Value,
+    at: NaiveDateTime,
+) -> Option<IdempotencyRow> {
+    i.map(|i| IdempotencyRow {
+        scope: i.scope.clone(),
+        idem_key: i.key.clone(),
+        request_hash: i.request_hash.clone(),
+        response_status: i32::from(status),
+        response_body: body.to_string(),
+        created_at: at,
+    })
+}
+
+fn receipt_for(
+    ctx: &FilingContext,
+    row: &ReportRow,
+    at: NaiveDateTime,
+) -> crate::receipts::Receipt {
+    receipts::issue(
+        &ctx.keys,
+        ReceiptClaims {
+            report_id: row.id.clone(),
+            revision: row.revision,
+            content_sha256: receipts::content_hash(&row.content),
+            published_at: at.and_utc(),
+            issuer: ctx.issuer.clone(),
+        },
+    )
+}
+
+/// New reports: anonymised with the members of this transaction's epoch,
+/// stored with one INSERT per table.
+fn file_in(
+    ctx: &FilingContext,
+    conn: &mut DbConnection,
+    filings: &[&Filing],
+    at: NaiveDateTime,
+    records: &mut Vec<IdempotencyRow>,
+    lessons: &mut Vec<LessonRow>,
+) -> ApiResult<Vec<Recorded>> {
+    if filings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let members = ctx.members.members(conn)?;
+    let mut rows = Vec::with_capacity(filings.len());
+    let mut redactions = Vec::with_capacity(filings.len());
+    let mut answers = Vec::with_capacity(filings.len());
+    for f in filings {
+        let terms = members.terms(&f.operator_id)?;
+        let anonymised = anonymise_content(&members.anonymiser(), &terms, f.content.clone());
+        let row = ReportRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner_key: f.owner.clone(),
+            status: if f.publish {
+                ReportStatus::Published
+            } else {
+                ReportStatus::Draft
             }
-            let body = serde_json::to_value(OwnedReport {
-                report: OwnerReport::from_row(&row)?,
-                redactions: anonymised.redactions.clone(),
-                receipt,
+            .as_str()
+            .to_owned(),
+            tlp: anonymised.content.tlp().as_str().to_owned(),
+            revision: 1,
+            content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
+            created_at: at,
+            updated_at: at,
+            published_at: f.publish.then_some(at),
+        };
+        let receipt = f.publish.then(|| receipt_for(ctx, &row, at));
+        if f.publish {
+            lessons.extend(crate::lessons::published_lesson_rows(&row)?);
+        }
+        let body = serde_json::to_value(OwnedReport {
+            report: OwnerReport::from_row(&row)?,
+            redactions: anonymised.redactions.clone(),
+            receipt,
+        })
+        .map_err(ApiError::internal)?;
+        records.extend(record(f.idempotency.as_ref(), 201, &body, at));
+        redactions.push(redactions_json(&anonymised.redactions));
+        rows.push(row);
+        answers.push(Recorded {
+            status: 201,
+            body,
+            replayed: false,
+        });
+    }
+    let new: Vec<NewReport<'_>> = rows
+        .iter()
+        .zip(&redactions)
+        .map(|(row, redactions)| NewReport { row, redactions })
+        .collect();
+    reports::insert_new_reports(conn, &new)?;
+    Ok(answers)
+}
+
+/// Publications: one UPDATE per publishing operator. Every one must find
+/// its draft, once; otherwise the batch fails and each request gets the
+/// single path's answer (404, 409, a replay).
+fn publish_in(
+    ctx: &FilingContext,
+    conn: &mut DbConnection,
+    publications: &[&Publication],
+    at: NaiveDateTime,
+    records: &mut Vec<IdempotencyRow>,
+    lessons: &mut Vec<LessonRow>,
+) -> ApiResult<Vec<Recorded>> {
+    let mut by_owner: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in publications {
+        by_owner
+            .entry(p.owner.as_str())
+            .or_default()
+            .push(p.id.as_str());
+    }
+    let mut rows: HashMap<String, ReportRow> = HashMap::with_capacity(publications.len());
+    for (owner, ids) in by_owner {
+        for row in reports::publish_drafts(conn, owner, &ids, at)? {
+            rows.insert(row.id.clone(), row);
+        }
+    }
+    if rows.len() != publications.len() {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Conflict,
+            "a publication in the batch found no draft of its own",
+        ));
+    }
+    publications
+        .iter()
+        .map(|p| {
+            let row = &rows[&p.id];
+            lessons.extend(crate::lessons::published_lesson_rows(row)?);
+            let body = serde_json::to_value(Published {
+                report: OwnerReport::from_row(row)?,
+                receipt: receipt_for(ctx, row, at),
             })
             .map_err(ApiError::internal)?;
-            if let Some(i) = &f.idempotency {
-                records.push(IdempotencyRow {
-                    scope: i.scope.clone(),
-                    idem_key: i.key.clone(),
-                    request_hash: i.request_hash.clone(),
-                    response_status: 201,
-                    response_body: body.to_string(),
-                    created_at: at,
-                });
-            }
-            redactions.push(redactions_json(&anonymised.redactions));
-            rows.push(row);
-            bodies.push(body);
-        }
-        // Keys first: a retry or a duplicate fails the batch before the
-        // reports are written.
-        idem_store::insert_all(conn, &records)?;
-        let new: Vec<NewReport<'_>> = rows
-            .iter()
-            .zip(&redactions)
-            .map(|(row, redactions)| NewReport { row, redactions })
-            .collect();
-        reports::insert_new_reports(conn, &new)?;
-        incidex_schema::db::lessons::insert_lessons(conn, &lessons)?;
-        Ok(bodies
-            .into_iter()
-            .map(|body| Recorded {
-                status: 201,
+            records.extend(record(p.idempotency.as_ref(), 200, &body, at));
+            Ok(Recorded {
+                status: 200,
                 body,
                 replayed: false,
             })
-            .collect())
-    })
+        })
+        .collect()
 }

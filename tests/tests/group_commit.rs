@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use incidex_api::filing::owner_key;
-use incidex_api::filing_queue::{Filing, IdempotencyScope, file_all, file_batch, file_one};
+use incidex_api::filing_queue::{
+    Filing, IdempotencyScope, Publication, Work, file_one, store_all, store_batch, store_one,
+};
 use incidex_api::idempotency::request_hash;
 use incidex_schema::db::changes::changes_after;
 use incidex_schema::db::{DbConnection, lessons, reports};
@@ -145,11 +147,11 @@ async fn a_batch_stores_what_single_filings_store(backend: Backend) {
     let ctx = w.app.state.filing_context();
     let mut conn = w.conn();
     let filings = vec![
-        w.filing("/api/v1/reports", &body(1), None),
-        w.filing(ONE_SHOT, &body(2), None),
-        w.filing(ONE_SHOT, &body(3), Some("batched-key")),
+        Work::File(w.filing("/api/v1/reports", &body(1), None)),
+        Work::File(w.filing(ONE_SHOT, &body(2), None)),
+        Work::File(w.filing(ONE_SHOT, &body(3), Some("batched-key"))),
     ];
-    let batch = file_batch(&ctx, &mut conn, &filings).expect("the batch commits");
+    let batch = store_batch(&ctx, &mut conn, &filings).expect("the batch commits");
     assert_eq!(batch.len(), 3);
     assert!(batch.iter().all(|r| r.status == 201 && !r.replayed));
     let ids: Vec<String> = batch
@@ -265,16 +267,16 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     // beside it is not stored either.
     let mixed = || {
         vec![
-            w.filing(ONE_SHOT, &body(2), Some("fresh")),
-            w.filing(ONE_SHOT, &body(1), Some("taken")),
+            Work::File(w.filing(ONE_SHOT, &body(2), Some("fresh"))),
+            Work::File(w.filing(ONE_SHOT, &body(1), Some("taken"))),
         ]
     };
-    assert!(file_batch(&ctx, &mut conn, &mixed()).is_err());
+    assert!(store_batch(&ctx, &mut conn, &mixed()).is_err());
     assert_eq!(count(&mut conn), 1, "nothing of the failed batch is stored");
 
     // Filed through the queue's path, each gets its own answer: the new
     // one is created, the retry replays the first response.
-    let answers = file_all(&ctx, &mut conn, mixed());
+    let answers = store_all(&ctx, &mut conn, mixed());
     let created = answers[0].as_ref().expect("created");
     assert!(!created.replayed);
     assert_ne!(created.body["id"], first.body["id"]);
@@ -284,12 +286,12 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     assert_eq!(count(&mut conn), 2);
 
     // One key twice in one batch with the same request: one report.
-    let answers = file_all(
+    let answers = store_all(
         &ctx,
         &mut conn,
         vec![
-            w.filing(ONE_SHOT, &body(3), Some("twice")),
-            w.filing(ONE_SHOT, &body(3), Some("twice")),
+            Work::File(w.filing(ONE_SHOT, &body(3), Some("twice"))),
+            Work::File(w.filing(ONE_SHOT, &body(3), Some("twice"))),
         ],
     );
     let (a, b) = (
@@ -301,18 +303,155 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     assert_eq!(count(&mut conn), 3);
 
     // One key for two different requests: the second is refused.
-    let answers = file_all(
+    let answers = store_all(
         &ctx,
         &mut conn,
         vec![
-            w.filing(ONE_SHOT, &body(4), Some("reused")),
-            w.filing(ONE_SHOT, &body(5), Some("reused")),
+            Work::File(w.filing(ONE_SHOT, &body(4), Some("reused"))),
+            Work::File(w.filing(ONE_SHOT, &body(5), Some("reused"))),
         ],
     );
     assert!(answers[0].is_ok());
     let refused = answers[1].as_ref().expect_err("refused");
     assert_eq!(refused.code().as_str(), "idempotency_key_reused");
     assert_eq!(count(&mut conn), 4);
+}
+
+async fn publications_are_batched_like_single_publishes(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let ctx = w.app.state.filing_context();
+    let other = w
+        .app
+        .create_operator("Beta Telecom", &["BetaTel"], Some("FR"));
+    let other_owner = owner_key(&w.app.state.keys, &other);
+    let mut conn = w.conn();
+    let draft = |conn: &mut DbConnection, n: usize| -> String {
+        let r = file_one(&ctx, conn, w.filing("/api/v1/reports", &body(n), None)).expect("filed");
+        r.body["id"].as_str().expect("id").to_owned()
+    };
+    let publication = |id: &str, owner: &str, key: Option<&str>| {
+        Work::Publish(Publication {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            idempotency: key.map(|key| IdempotencyScope {
+                scope: w.app.state.keys.opaque_key("idem", &w.client_id),
+                key: key.to_owned(),
+                request_hash: request_hash("POST", &format!("/api/v1/reports/{id}/publish"), b""),
+            }),
+        })
+    };
+    let owner = owner_key(&w.app.state.keys, &w.operator);
+    let (d1, d2, d3) = (
+        draft(&mut conn, 1),
+        draft(&mut conn, 2),
+        draft(&mut conn, 1),
+    );
+
+    // Two publications and a filing in one transaction.
+    let answers = store_batch(
+        &ctx,
+        &mut conn,
+        &[
+            publication(&d1, &owner, Some("publish-1")),
+            Work::File(w.filing(ONE_SHOT, &body(4), None)),
+            publication(&d2, &owner, None),
+        ],
+    )
+    .expect("the batch commits");
+    assert_eq!(
+        answers.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [200, 201, 200]
+    );
+    assert_eq!(answers[0].body["report"]["id"], d1.as_str());
+    assert_eq!(answers[2].body["report"]["status"], "published");
+    // Stored as a single publish stores it.
+    let single = store_one(&ctx, &mut conn, publication(&d3, &owner, None)).expect("published");
+    assert_eq!(single.status, 200);
+    let (a, b) = (stored(&mut conn, &d1), stored(&mut conn, &d3));
+    assert_eq!(a, b);
+    assert_eq!(a["changes"], json!([["created", 1], ["published", 1]]));
+    let expected_lessons = example()["lessons"].as_array().expect("lessons").len();
+    assert_eq!(
+        a["lessons"].as_array().map(Vec::len),
+        Some(expected_lessons)
+    );
+    drop(conn);
+    // The receipt verifies and the batch's record replays over HTTP.
+    let (status, verified) = w
+        .app
+        .send(
+            Method::POST,
+            "/api/v1/receipts/verify",
+            &w.token,
+            Some(&json!({"receipt": answers[0].body["receipt"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, &verified["valid"]),
+        (200, &json!(true)),
+        "{verified}"
+    );
+    let retry = w
+        .app
+        .authed(
+            Method::POST,
+            &format!("/api/v1/reports/{d1}/publish"),
+            &w.token,
+        )
+        .header("Idempotency-Key", "publish-1")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(retry.status(), 200);
+    assert_eq!(retry.json::<Value>().await.expect("json"), answers[0].body);
+
+    // Another operator's draft, or one draft twice, fails the batch as a
+    // whole; one by one, each gets the single path's answer.
+    let mut conn = w.conn();
+    let (d5, d6) = (draft(&mut conn, 5), draft(&mut conn, 6));
+    let intruder = || {
+        vec![
+            publication(&d5, &owner, None),
+            publication(&d6, &other_owner, None),
+        ]
+    };
+    assert!(store_batch(&ctx, &mut conn, &intruder()).is_err());
+    assert_eq!(stored(&mut conn, &d5)["status"], "draft", "rolled back");
+    let answers = store_all(&ctx, &mut conn, intruder());
+    assert_eq!(answers[0].as_ref().expect("own draft").status, 200);
+    assert_eq!(
+        answers[1]
+            .as_ref()
+            .expect_err("not its draft")
+            .code()
+            .as_str(),
+        "not_found"
+    );
+    assert_eq!(stored(&mut conn, &d6)["status"], "draft");
+    let answers = store_all(
+        &ctx,
+        &mut conn,
+        vec![
+            publication(&d6, &owner, None),
+            publication(&d6, &owner, None),
+        ],
+    );
+    assert_eq!(answers[0].as_ref().expect("published").status, 200);
+    assert_eq!(
+        answers[1]
+            .as_ref()
+            .expect_err("already published")
+            .code()
+            .as_str(),
+        "conflict"
+    );
+    assert_eq!(
+        stored(&mut conn, &d6)["changes"],
+        json!([["created", 1], ["published", 1]]),
+        "published once"
+    );
 }
 
 async fn concurrent_filings_with_repeated_keys(backend: Backend) {
@@ -377,6 +516,7 @@ async fn concurrent_filings_with_repeated_keys(backend: Backend) {
 
 on_both_backends!(
     a_batch_stores_what_single_filings_store,
+    publications_are_batched_like_single_publishes,
     a_failed_batch_stores_nothing_and_answers_each_filing,
     concurrent_filings_with_repeated_keys,
 );

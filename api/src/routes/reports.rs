@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Reader, Reporter};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::extract::JsonBody;
-use crate::filing_queue::{Filing, IdempotencyScope};
+use crate::filing_queue::{Filing, IdempotencyScope, Publication, Work};
 use crate::idempotency::{self, IdempotencyKey, Recorded};
 use crate::intake::anonymise_report;
 use crate::receipts::{self, Receipt, ReceiptClaims};
@@ -118,6 +118,26 @@ where
     .await?
 }
 
+/// Stores a filing or publication with whatever else is being filed at the
+/// same time (group commit); on its own only when the queue is full.
+async fn store(state: &AppState, work: Work) -> ApiResult<Recorded> {
+    match state.filings.submit(work) {
+        Ok(answer) => answer.await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the service is shutting down",
+            )
+        })?,
+        Err(work) => {
+            let ctx = state.filing_context();
+            db(state, move |conn| {
+                crate::filing_queue::store_one(&ctx, conn, *work)
+            })
+            .await
+        }
+    }
+}
+
 fn owner_key(state: &AppState, operator_id: &str) -> String {
     crate::filing::owner_key(&state.keys, operator_id)
 }
@@ -209,23 +229,7 @@ pub async fn create(
             request_hash: idempotency::request_hash("POST", &target, &body.raw),
         }),
     };
-    // Group commit with the filings arriving at the same time; on its own
-    // only when the queue is full.
-    let recorded = match state.filings.submit(filing) {
-        Ok(answer) => answer.await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "the service is shutting down",
-            )
-        })??,
-        Err(filing) => {
-            let ctx = state.filing_context();
-            db(&state, move |conn| {
-                crate::filing_queue::file_one(&ctx, conn, *filing)
-            })
-            .await?
-        }
-    };
+    let recorded = store(&state, Work::File(filing)).await?;
     if and_publish {
         state.reports_changed();
     }
@@ -526,24 +530,16 @@ pub async fn publish(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let hash = idempotency::request_hash("POST", req.path(), b"");
-    let scope = state.keys.opaque_key("idem", &reporter.principal.subject);
-    let owner = owner_key(&state, &reporter.operator_id);
-    let st = state.clone();
-    let recorded = db(&state, move |conn| {
-        idempotency::run(conn, &scope, key.0.as_deref(), &hash, |conn| {
-            let (report, receipt) = crate::filing::publish_report(
-                &st.keys,
-                &st.settings.token_issuer,
-                conn,
-                &id,
-                &owner,
-            )?;
-            Ok((200, to_json(&Published { report, receipt })?))
-        })
-    })
-    .await?;
+    let publication = Publication {
+        id: path.into_inner(),
+        owner: owner_key(&state, &reporter.operator_id),
+        idempotency: key.0.map(|key| IdempotencyScope {
+            scope: state.keys.opaque_key("idem", &reporter.principal.subject),
+            key,
+            request_hash: idempotency::request_hash("POST", req.path(), b""),
+        }),
+    };
+    let recorded = store(&state, Work::Publish(publication)).await?;
     state.reports_changed();
     Ok(respond(recorded, false))
 }

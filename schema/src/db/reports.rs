@@ -97,6 +97,40 @@ pub fn publish_draft(
     })
 }
 
+/// Publishes the drafts among `ids` that belong to `owner_key`, in one
+/// statement (the content is not rewritten), and logs
+/// [`ChangeKind::Published`] for each in one more. Returns the published
+/// rows; ids that are not drafts of that owner are left out (the caller
+/// finds out which).
+pub fn publish_drafts(
+    conn: &mut DbConnection,
+    owner_key: &str,
+    ids: &[&str],
+    at: NaiveDateTime,
+) -> StorageResult<Vec<ReportRow>> {
+    atomically(conn, |conn| {
+        let rows: Vec<ReportRow> = diesel::update(
+            reports::table
+                .filter(reports::id.eq_any(ids))
+                .filter(reports::owner_key.eq(owner_key))
+                .filter(reports::status.eq("draft")),
+        )
+        .set((
+            reports::status.eq("published"),
+            reports::published_at.eq(Some(at)),
+            reports::updated_at.eq(at),
+        ))
+        .returning(reports::all_columns)
+        .get_results(conn)?;
+        let entries: Vec<_> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), ChangeKind::Published, r.revision, at))
+            .collect();
+        super::changes::record_changes(conn, &entries)?;
+        Ok(rows)
+    })
+}
+
 /// The published reports among `ids` (any order; others are left out).
 pub fn find_published(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<ReportRow>> {
     let mut out = Vec::with_capacity(ids.len());
