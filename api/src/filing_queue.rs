@@ -75,8 +75,14 @@ pub struct Publication {
 /// A request the writers store.
 #[derive(Debug)]
 pub enum Work {
-    File(Filing),
+    File(Box<Filing>),
     Publish(Publication),
+}
+
+impl From<Filing> for Work {
+    fn from(filing: Filing) -> Work {
+        Work::File(Box::new(filing))
+    }
 }
 
 /// What identifies a request for `Idempotency-Key` purposes.
@@ -237,7 +243,7 @@ pub fn store_all(
 /// handling: the path of a batch that failed, and of a full queue.
 pub fn store_one(ctx: &FilingContext, conn: &mut DbConnection, work: Work) -> ApiResult<Recorded> {
     match work {
-        Work::File(filing) => file_one(ctx, conn, filing),
+        Work::File(filing) => file_one(ctx, conn, *filing),
         Work::Publish(publication) => publish_one(ctx, conn, publication),
     }
 }
@@ -326,7 +332,7 @@ pub fn store_batch(
         let filings: Vec<&Filing> = work
             .iter()
             .filter_map(|w| match w {
-                Work::File(f) => Some(f),
+                Work::File(f) => Some(f.as_ref()),
                 Work::Publish(_) => None,
             })
             .collect();

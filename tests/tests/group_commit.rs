@@ -147,9 +147,9 @@ async fn a_batch_stores_what_single_filings_store(backend: Backend) {
     let ctx = w.app.state.filing_context();
     let mut conn = w.conn();
     let filings = vec![
-        Work::File(w.filing("/api/v1/reports", &body(1), None)),
-        Work::File(w.filing(ONE_SHOT, &body(2), None)),
-        Work::File(w.filing(ONE_SHOT, &body(3), Some("batched-key"))),
+        Work::from(w.filing("/api/v1/reports", &body(1), None)),
+        Work::from(w.filing(ONE_SHOT, &body(2), None)),
+        Work::from(w.filing(ONE_SHOT, &body(3), Some("batched-key"))),
     ];
     let batch = store_batch(&ctx, &mut conn, &filings).expect("the batch commits");
     assert_eq!(batch.len(), 3);
@@ -267,8 +267,8 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     // beside it is not stored either.
     let mixed = || {
         vec![
-            Work::File(w.filing(ONE_SHOT, &body(2), Some("fresh"))),
-            Work::File(w.filing(ONE_SHOT, &body(1), Some("taken"))),
+            Work::from(w.filing(ONE_SHOT, &body(2), Some("fresh"))),
+            Work::from(w.filing(ONE_SHOT, &body(1), Some("taken"))),
         ]
     };
     assert!(store_batch(&ctx, &mut conn, &mixed()).is_err());
@@ -290,8 +290,8 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
         &ctx,
         &mut conn,
         vec![
-            Work::File(w.filing(ONE_SHOT, &body(3), Some("twice"))),
-            Work::File(w.filing(ONE_SHOT, &body(3), Some("twice"))),
+            Work::from(w.filing(ONE_SHOT, &body(3), Some("twice"))),
+            Work::from(w.filing(ONE_SHOT, &body(3), Some("twice"))),
         ],
     );
     let (a, b) = (
@@ -307,8 +307,8 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
         &ctx,
         &mut conn,
         vec![
-            Work::File(w.filing(ONE_SHOT, &body(4), Some("reused"))),
-            Work::File(w.filing(ONE_SHOT, &body(5), Some("reused"))),
+            Work::from(w.filing(ONE_SHOT, &body(4), Some("reused"))),
+            Work::from(w.filing(ONE_SHOT, &body(5), Some("reused"))),
         ],
     );
     assert!(answers[0].is_ok());
@@ -355,7 +355,7 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
         &mut conn,
         &[
             publication(&d1, &owner, Some("publish-1")),
-            Work::File(w.filing(ONE_SHOT, &body(4), None)),
+            Work::from(w.filing(ONE_SHOT, &body(4), None)),
             publication(&d2, &owner, None),
         ],
     )

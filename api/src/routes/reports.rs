@@ -229,7 +229,7 @@ pub async fn create(
             request_hash: idempotency::request_hash("POST", &target, &body.raw),
         }),
     };
-    let recorded = store(&state, Work::File(filing)).await?;
+    let recorded = store(&state, Work::from(filing)).await?;
     if and_publish {
         state.reports_changed();
     }
