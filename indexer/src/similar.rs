@@ -21,9 +21,11 @@
 //!   what happened, while the long free text also carries names, timelines
 //!   and remediation that make unrelated incidents look alike. The vectors
 //!   are analysed terms weighted `(1 + ln tf) * idf`, L2-normalised. A
-//!   free-text probe compares its text with the candidates' summaries. Only
-//!   the already-fetched candidates' summaries are analysed, so the cost is
-//!   bounded by [`SimilarityParams::candidates`].
+//!   free-text probe compares its text with the candidates' summaries. To
+//!   bound the work, only the best [`SimilarityParams::summary_rerank`]
+//!   candidates of the first ranking (more-like-this and fields) are
+//!   compared and re-ranked, on the first [`SUMMARY_CHARS`] characters of
+//!   each summary.
 //! - Each hit says why it matched: its strongest shared terms (as written in
 //!   the probe), the terms its summary shares with the probe's, and every
 //!   structured field it agrees on.
@@ -49,6 +51,11 @@ use crate::mapping::KeywordField;
 
 /// Largest `k` accepted.
 pub const MAX_SIMILAR: usize = 100;
+
+/// Characters compared from the start of each summary (and of a free-text
+/// probe standing in for one): enough for any real summary, and a bound on
+/// the per-query work (summaries may hold 10,000 characters).
+pub const SUMMARY_CHARS: usize = 1_000;
 
 /// A probe that is not stored: free text plus optional structured fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -134,6 +141,9 @@ pub struct SimilarityParams {
     /// Share of the text score given to summary-to-summary cosine
     /// similarity (the rest to the more-like-this score).
     pub summary_weight: f32,
+    /// Candidates (the best by more-like-this and fields, at least `k`)
+    /// whose summaries are compared and re-ranked; bounds that work.
+    pub summary_rerank: usize,
     /// Boost each probe term by `(1 + ln tf) * idf` (true) or by
     /// `1 + ln tf` only, leaving idf to BM25 (false).
     pub idf_boost: bool,
@@ -148,6 +158,7 @@ impl Default for SimilarityParams {
             candidates: 60,
             text_weight: 0.5,
             summary_weight: 0.25,
+            summary_rerank: 20,
             idf_boost: false,
             fields: FieldWeights::default(),
         }
@@ -325,70 +336,83 @@ impl IncidentIndex {
             }
         }
         let max_text = text_scores.values().copied().fold(0.0f32, f32::max);
-        let summaries = if params.summary_weight > 0.0 {
-            self.summary_similarities(searcher, probe, &docs)?
+        let weight_sum = present_weight(probe, &params.fields);
+        // Without structured fields in the probe, text is all there is.
+        let tw = if weight_sum > 0.0 {
+            params.text_weight
         } else {
-            vec![SummaryMatch::default(); docs.len()]
+            1.0
         };
-        let sw = params.summary_weight.clamp(0.0, 1.0);
-        // Text part: the blend, normalised to the best candidate.
-        let blend: Vec<f32> = docs
+        let mlt: Vec<f32> = docs
             .iter()
-            .zip(&summaries)
-            .map(|((addr, _), m)| {
-                let mlt = if max_text > 0.0 {
+            .map(|(addr, _)| {
+                if max_text > 0.0 {
                     text_scores.get(addr).copied().unwrap_or(0.0) / max_text
                 } else {
                     0.0
-                };
-                (1.0 - sw) * mlt + sw * m.cosine
+                }
             })
             .collect();
-        let max_blend = blend.iter().copied().fold(0.0f32, f32::max);
-        let weight_sum = present_weight(probe, &params.fields);
-        let mut scored: Vec<(f32, f32, f32, usize)> = docs
+        let field: Vec<f32> = docs
             .iter()
-            .enumerate()
-            .map(|(i, (_, d))| {
-                let t = if max_blend > 0.0 {
-                    blend[i] / max_blend
-                } else {
-                    0.0
-                };
-                let fs = if weight_sum > 0.0 {
+            .map(|(_, d)| {
+                if weight_sum > 0.0 {
                     field_agreement(probe, d, &params.fields).0 / weight_sum
                 } else {
                     0.0
-                };
-                // Without structured fields in the probe, text is all there is.
-                let tw = if weight_sum > 0.0 {
-                    params.text_weight
-                } else {
-                    1.0
-                };
-                (tw * t + (1.0 - tw) * fs, t, fs, i)
+                }
             })
             .collect();
-        scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then_with(|| docs[a.3].1.id.cmp(&docs[b.3].1.id))
-        });
+        let by_id = |a: usize, b: usize| docs[a].1.id.cmp(&docs[b].1.id);
+        // First ranking: more-like-this and fields. Its best
+        // `summary_rerank` (at least k) are re-ranked with the summaries.
+        let mut shortlist: Vec<usize> = (0..docs.len()).collect();
+        let first = |i: usize| tw * mlt[i] + (1.0 - tw) * field[i];
+        shortlist.sort_by(|&a, &b| first(b).total_cmp(&first(a)).then_with(|| by_id(a, b)));
+        shortlist.truncate(params.summary_rerank.max(k));
+        let sw = params.summary_weight.clamp(0.0, 1.0);
+        let summaries = if sw > 0.0 {
+            let short: Vec<&IndexDoc> = shortlist.iter().map(|&i| &docs[i].1).collect();
+            self.summary_similarities(searcher, probe, &short)?
+        } else {
+            vec![SummaryMatch::default(); shortlist.len()]
+        };
+        // Text part: the blend, normalised to the best of the shortlist.
+        let blend: Vec<f32> = shortlist
+            .iter()
+            .zip(&summaries)
+            .map(|(&i, m)| (1.0 - sw) * mlt[i] + sw * m.cosine)
+            .collect();
+        let max_blend = blend.iter().copied().fold(0.0f32, f32::max);
+        let mut scored: Vec<(f32, f32, f32, usize, usize)> = shortlist
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| {
+                let t = if max_blend > 0.0 {
+                    blend[j] / max_blend
+                } else {
+                    0.0
+                };
+                (tw * t + (1.0 - tw) * field[i], t, field[i], i, j)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_id(a.3, b.3)));
         scored.truncate(k);
         let probe_terms: HashMap<&str, &ProbeTerm> =
             terms.iter().map(|t| (t.term.as_str(), t)).collect();
         Ok(scored
             .into_iter()
-            .map(|(score, t, fs, i)| {
+            .map(|(score, t, fs, i, j)| {
                 let d = &docs[i].1;
                 let mut reasons = Vec::new();
                 let shared = shared_terms(&probe_terms, d);
                 if !shared.is_empty() {
                     reasons.push(format!("shared terms: {}", shared.join(", ")));
                 }
-                if sw > 0.0 && !summaries[i].shared.is_empty() {
+                if sw > 0.0 && !summaries[j].shared.is_empty() {
                     reasons.push(format!(
                         "similar summary: {}",
-                        summaries[i].shared.join(", ")
+                        summaries[j].shared.join(", ")
                     ));
                 }
                 reasons.extend(field_agreement(probe, d, &params.fields).1);
@@ -411,12 +435,12 @@ impl IncidentIndex {
         &self,
         searcher: &Searcher,
         probe: &SimilarQuery,
-        docs: &[(DocAddress, IndexDoc)],
+        docs: &[&IndexDoc],
     ) -> Result<Vec<SummaryMatch>> {
         let n = searcher.num_docs().max(1) as f32;
         let all = self.fields().all;
         let mut idf: HashMap<String, f32> = HashMap::new();
-        let mut vector = |counts: &HashMap<String, (u32, String)>| -> Result<HashMap<String, f32>> {
+        let mut vector = |counts: HashMap<String, u32>| -> Result<HashMap<String, f32>> {
             for t in counts.keys() {
                 if !idf.contains_key(t) {
                     let df = searcher.doc_freq(&Term::from_field_text(all, t))?;
@@ -425,19 +449,24 @@ impl IncidentIndex {
             }
             Ok(unit_tfidf(counts, &idf))
         };
-        let probe_counts = term_counts(probe.summary_text());
-        let pv = vector(&probe_counts)?;
+        let probe_counts = term_counts(clip(probe.summary_text(), SUMMARY_CHARS));
         let surfaces: HashMap<&str, &str> = probe_counts
             .iter()
             .map(|(t, (_, s))| (t.as_str(), s.as_str()))
             .collect();
+        let pv = vector(
+            probe_counts
+                .iter()
+                .map(|(t, (n, _))| (t.clone(), *n))
+                .collect(),
+        )?;
         let mut out = Vec::with_capacity(docs.len());
-        for (_, d) in docs {
+        for d in docs {
             if pv.is_empty() || d.summary.trim().is_empty() {
                 out.push(SummaryMatch::default());
                 continue;
             }
-            let dv = vector(&term_counts(&d.summary))?;
+            let dv = vector(frequencies(clip(&d.summary, SUMMARY_CHARS)))?;
             out.push(summary_match(&pv, &dv, &surfaces));
         }
         Ok(out)
@@ -504,17 +533,41 @@ fn ordered_sum(mut values: Vec<f32>) -> f32 {
     values.into_iter().sum()
 }
 
+/// The first `max` characters of `text`, cut back to the last whitespace
+/// when that leaves something (so no word is cut in two).
+fn clip(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((end, _)) => {
+            let head = &text[..end];
+            match head.rfind(char::is_whitespace) {
+                Some(ws) if ws > 0 => &head[..ws],
+                _ => head,
+            }
+        }
+    }
+}
+
+/// Frequencies of the terms that count in a similarity vector
+/// ([`is_vector_term`]).
+fn frequencies(text: &str) -> HashMap<String, u32> {
+    let mut counts = HashMap::new();
+    for tok in analyse(text, Mode::Index) {
+        if is_vector_term(&tok.term) {
+            *counts.entry(tok.term).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
 /// A unit-length vector of `(1 + ln tf) * idf` per term (terms missing from
 /// `idf` weigh nothing).
-fn unit_tfidf(
-    counts: &HashMap<String, (u32, String)>,
-    idf: &HashMap<String, f32>,
-) -> HashMap<String, f32> {
+fn unit_tfidf(counts: HashMap<String, u32>, idf: &HashMap<String, f32>) -> HashMap<String, f32> {
     let mut v: HashMap<String, f32> = counts
-        .iter()
-        .map(|(t, (tf, _))| {
-            let w = (1.0 + (*tf.max(&1) as f32).ln()) * idf.get(t).copied().unwrap_or(0.0);
-            (t.clone(), w)
+        .into_iter()
+        .map(|(t, tf)| {
+            let w = (1.0 + (tf.max(1) as f32).ln()) * idf.get(&t).copied().unwrap_or(0.0);
+            (t, w)
         })
         .filter(|(_, w)| *w > 0.0)
         .collect();
@@ -733,10 +786,8 @@ mod tests {
         (a - b).abs() < 1e-5
     }
 
-    fn counts(v: &[(&str, u32)]) -> HashMap<String, (u32, String)> {
-        v.iter()
-            .map(|(t, n)| (t.to_string(), (*n, t.to_uppercase())))
-            .collect()
+    fn counts(v: &[(&str, u32)]) -> HashMap<String, u32> {
+        v.iter().map(|(t, n)| (t.to_string(), *n)).collect()
     }
 
     #[test]
@@ -750,7 +801,7 @@ mod tests {
     #[test]
     fn unit_tfidf_weighs_sublinear_tf_times_idf_and_normalises() {
         let idf: HashMap<String, f32> = [("a".to_string(), 2.0), ("b".to_string(), 1.0)].into();
-        let v = unit_tfidf(&counts(&[("a", 1), ("b", 4), ("c", 3)]), &idf);
+        let v = unit_tfidf(counts(&[("a", 1), ("b", 4), ("c", 3)]), &idf);
         // a: 1 * 2 = 2; b: (1 + ln 4) * 1; c has no idf and is dropped.
         let b = 1.0 + 4f32.ln();
         let norm = (4.0 + b * b).sqrt();
@@ -758,7 +809,7 @@ mod tests {
         assert!(close(v["a"], 2.0 / norm), "{v:?}");
         assert!(close(v["b"], b / norm), "{v:?}");
         assert!(close(v.values().map(|w| w * w).sum::<f32>(), 1.0));
-        let empty = unit_tfidf(&counts(&[("c", 2)]), &idf);
+        let empty = unit_tfidf(counts(&[("c", 2)]), &idf);
         assert!(empty.is_empty());
     }
 
@@ -785,6 +836,31 @@ mod tests {
         ));
         let none = summary_match(&probe, &vec(&[("z", 1.0)]), &surfaces);
         assert_eq!(none, SummaryMatch::default());
+    }
+
+    #[test]
+    fn frequencies_count_vector_terms_only() {
+        let f = frequencies("The routers rebooted; the router reboot failed in 123456.");
+        // Stemmed, stop words and long numbers left out.
+        assert_eq!(f.get("router"), Some(&2), "{f:?}");
+        assert_eq!(f.get("reboot"), Some(&2), "{f:?}");
+        assert!(!f.contains_key("the") && !f.contains_key("in"), "{f:?}");
+        assert!(!f.contains_key("123456"), "{f:?}");
+        // The same terms as the probe side's counts.
+        let tc = term_counts("The routers rebooted; the router reboot failed in 123456.");
+        assert_eq!(f.len(), tc.len());
+        assert!(f.iter().all(|(t, n)| tc.get(t).map(|c| c.0) == Some(*n)));
+    }
+
+    #[test]
+    fn clip_keeps_whole_words_within_the_limit() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("alpha beta gamma", 12), "alpha beta");
+        assert_eq!(clip("alpha beta gamma", 10), "alpha");
+        // No whitespace to cut back to: the characters themselves.
+        assert_eq!(clip("abcdefgh", 3), "abc");
+        // Multi-byte characters count as one.
+        assert_eq!(clip("été été", 3), "été");
     }
 
     #[test]

@@ -771,6 +771,16 @@ fn similar_summaries_lift_a_candidate_and_say_so() {
     );
     let summary_only = index.similar_to_with("p", 5, &ALL, &with(1.0)).unwrap();
     assert_eq!(summary_only[0].id, "y", "{summary_only:?}");
+    // Only the shortlist of the first ranking is re-ranked: with room for
+    // one candidate, x (first by more-like-this) is all there is.
+    let short = SimilarityParams {
+        summary_rerank: 1,
+        ..with(1.0)
+    };
+    let one = index.similar_to_with("p", 1, &ALL, &short).unwrap();
+    assert_eq!(one[0].id, "x", "{one:?}");
+    let one = index.similar_to_with("p", 1, &ALL, &with(1.0)).unwrap();
+    assert_eq!(one[0].id, "y", "{one:?}");
 
     // The default blends both: y's text score rises, and y says why.
     let blended = index.similar_to("p", 5, &ALL).unwrap();
