@@ -13,10 +13,22 @@
 //! - Candidates come from that query plus the probe's structured values (so
 //!   a report with the same trigger and asset but different wording still
 //!   gets a chance); they are re-ranked by a weighted sum of the
-//!   candidates' normalised text score and their agreement on structured
-//!   fields (trigger, root cause, domain, assets, services, operator type).
+//!   candidates' text score and their agreement on structured fields
+//!   (trigger, root cause, domain, assets, services, operator type).
+//! - The text score blends the more-like-this score (normalised to the best
+//!   candidate) with the cosine similarity of the summaries
+//!   ([`SimilarityParams::summary_weight`]): a summary states in a few words
+//!   what happened, while the long free text also carries names, timelines
+//!   and remediation that make unrelated incidents look alike. The vectors
+//!   are analysed terms weighted `(1 + ln tf) * idf`, L2-normalised. A
+//!   free-text probe compares its text with the candidates' summaries. To
+//!   bound the work, only the best [`SimilarityParams::summary_rerank`]
+//!   candidates of the first ranking (more-like-this and fields) are
+//!   compared and re-ranked, on the first [`SUMMARY_CHARS`] characters of
+//!   each summary.
 //! - Each hit says why it matched: its strongest shared terms (as written in
-//!   the probe) and every structured field it agrees on.
+//!   the probe), the terms its summary shares with the probe's, and every
+//!   structured field it agrees on.
 //! - Only documents at the reader's TLP levels are candidates; a stored
 //!   probe the reader may not see is [`IndexError::NotFound`]. The probe
 //!   itself is never a hit.
@@ -40,6 +52,11 @@ use crate::mapping::KeywordField;
 /// Largest `k` accepted.
 pub const MAX_SIMILAR: usize = 100;
 
+/// Characters compared from the start of each summary (and of a free-text
+/// probe standing in for one): enough for any real summary, and a bound on
+/// the per-query work (summaries may hold 10,000 characters).
+pub const SUMMARY_CHARS: usize = 1_000;
+
 /// A probe that is not stored: free text plus optional structured fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -52,6 +69,12 @@ pub struct SimilarQuery {
     pub trigger: Option<String>,
     pub root_cause_category: Option<String>,
     pub operator_type: Option<String>,
+    /// The probe's summary, compared with the candidates' summaries. `None`
+    /// (a free-text probe) compares `text` instead: a description typed to
+    /// find similar incidents is itself a summary. A stored report without
+    /// a summary (`Some("")`) takes no part in that comparison: its long
+    /// text is not one.
+    pub summary: Option<String>,
 }
 
 impl SimilarQuery {
@@ -67,7 +90,13 @@ impl SimilarQuery {
             trigger: doc.trigger.clone(),
             root_cause_category: doc.root_cause_category.clone(),
             operator_type: doc.operator_type.clone(),
+            summary: Some(doc.summary.clone()),
         }
+    }
+
+    /// The text compared with the candidates' summaries.
+    fn summary_text(&self) -> &str {
+        self.summary.as_deref().unwrap_or(&self.text)
     }
 }
 
@@ -109,6 +138,12 @@ pub struct SimilarityParams {
     pub candidates: usize,
     /// Share of the final score given to text (the rest to fields).
     pub text_weight: f32,
+    /// Share of the text score given to summary-to-summary cosine
+    /// similarity (the rest to the more-like-this score).
+    pub summary_weight: f32,
+    /// Candidates (the best by more-like-this and fields, at least `k`)
+    /// whose summaries are compared and re-ranked; bounds that work.
+    pub summary_rerank: usize,
     /// Boost each probe term by `(1 + ln tf) * idf` (true) or by
     /// `1 + ln tf` only, leaving idf to BM25 (false).
     pub idf_boost: bool,
@@ -122,6 +157,8 @@ impl Default for SimilarityParams {
             max_df_ratio: 0.5,
             candidates: 60,
             text_weight: 0.5,
+            summary_weight: 0.25,
+            summary_rerank: 20,
             idf_boost: false,
             fields: FieldWeights::default(),
         }
@@ -135,7 +172,8 @@ pub struct SimilarHit {
     pub title: String,
     /// Combined score in `[0, 1]`.
     pub score: f32,
-    /// Text part (normalised to the best candidate) and field part.
+    /// Text part (more-like-this score normalised to the best candidate,
+    /// blended with summary similarity) and field part, each in `[0, 1]`.
     pub text_score: f32,
     pub field_score: f32,
     pub reasons: Vec<String>,
@@ -299,44 +337,83 @@ impl IncidentIndex {
         }
         let max_text = text_scores.values().copied().fold(0.0f32, f32::max);
         let weight_sum = present_weight(probe, &params.fields);
-        let mut scored: Vec<(f32, f32, f32, usize)> = docs
+        // Without structured fields in the probe, text is all there is.
+        let tw = if weight_sum > 0.0 {
+            params.text_weight
+        } else {
+            1.0
+        };
+        let mlt: Vec<f32> = docs
             .iter()
-            .enumerate()
-            .map(|(i, (addr, d))| {
-                let t = if max_text > 0.0 {
+            .map(|(addr, _)| {
+                if max_text > 0.0 {
                     text_scores.get(addr).copied().unwrap_or(0.0) / max_text
                 } else {
                     0.0
-                };
-                let fs = if weight_sum > 0.0 {
+                }
+            })
+            .collect();
+        let field: Vec<f32> = docs
+            .iter()
+            .map(|(_, d)| {
+                if weight_sum > 0.0 {
                     field_agreement(probe, d, &params.fields).0 / weight_sum
                 } else {
                     0.0
-                };
-                // Without structured fields in the probe, text is all there is.
-                let tw = if weight_sum > 0.0 {
-                    params.text_weight
-                } else {
-                    1.0
-                };
-                (tw * t + (1.0 - tw) * fs, t, fs, i)
+                }
             })
             .collect();
-        scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then_with(|| docs[a.3].1.id.cmp(&docs[b.3].1.id))
-        });
+        let by_id = |a: usize, b: usize| docs[a].1.id.cmp(&docs[b].1.id);
+        // First ranking: more-like-this and fields. Its best
+        // `summary_rerank` (at least k) are re-ranked with the summaries.
+        let mut shortlist: Vec<usize> = (0..docs.len()).collect();
+        let first = |i: usize| tw * mlt[i] + (1.0 - tw) * field[i];
+        shortlist.sort_by(|&a, &b| first(b).total_cmp(&first(a)).then_with(|| by_id(a, b)));
+        shortlist.truncate(params.summary_rerank.max(k));
+        let sw = params.summary_weight.clamp(0.0, 1.0);
+        let summaries = if sw > 0.0 {
+            let short: Vec<&IndexDoc> = shortlist.iter().map(|&i| &docs[i].1).collect();
+            self.summary_similarities(searcher, probe, &short)?
+        } else {
+            vec![SummaryMatch::default(); shortlist.len()]
+        };
+        // Text part: the blend, normalised to the best of the shortlist.
+        let blend: Vec<f32> = shortlist
+            .iter()
+            .zip(&summaries)
+            .map(|(&i, m)| (1.0 - sw) * mlt[i] + sw * m.cosine)
+            .collect();
+        let max_blend = blend.iter().copied().fold(0.0f32, f32::max);
+        let mut scored: Vec<(f32, f32, f32, usize, usize)> = shortlist
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| {
+                let t = if max_blend > 0.0 {
+                    blend[j] / max_blend
+                } else {
+                    0.0
+                };
+                (tw * t + (1.0 - tw) * field[i], t, field[i], i, j)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_id(a.3, b.3)));
         scored.truncate(k);
         let probe_terms: HashMap<&str, &ProbeTerm> =
             terms.iter().map(|t| (t.term.as_str(), t)).collect();
         Ok(scored
             .into_iter()
-            .map(|(score, t, fs, i)| {
+            .map(|(score, t, fs, i, j)| {
                 let d = &docs[i].1;
                 let mut reasons = Vec::new();
                 let shared = shared_terms(&probe_terms, d);
                 if !shared.is_empty() {
                     reasons.push(format!("shared terms: {}", shared.join(", ")));
+                }
+                if sw > 0.0 && !summaries[j].shared.is_empty() {
+                    reasons.push(format!(
+                        "similar summary: {}",
+                        summaries[j].shared.join(", ")
+                    ));
                 }
                 reasons.extend(field_agreement(probe, d, &params.fields).1);
                 SimilarHit {
@@ -349,6 +426,50 @@ impl IncidentIndex {
                 }
             })
             .collect())
+    }
+
+    /// Cosine similarity of the probe's summary with each candidate's
+    /// summary, and the terms they share (strongest first, at most five, as
+    /// written in the probe).
+    fn summary_similarities(
+        &self,
+        searcher: &Searcher,
+        probe: &SimilarQuery,
+        docs: &[&IndexDoc],
+    ) -> Result<Vec<SummaryMatch>> {
+        let n = searcher.num_docs().max(1) as f32;
+        let all = self.fields().all;
+        let mut idf: HashMap<String, f32> = HashMap::new();
+        let mut vector = |counts: HashMap<String, u32>| -> Result<HashMap<String, f32>> {
+            for t in counts.keys() {
+                if !idf.contains_key(t) {
+                    let df = searcher.doc_freq(&Term::from_field_text(all, t))?;
+                    idf.insert(t.clone(), smooth_idf(n, df as f32));
+                }
+            }
+            Ok(unit_tfidf(counts, &idf))
+        };
+        let probe_counts = term_counts(clip(probe.summary_text(), SUMMARY_CHARS));
+        let surfaces: HashMap<&str, &str> = probe_counts
+            .iter()
+            .map(|(t, (_, s))| (t.as_str(), s.as_str()))
+            .collect();
+        let pv = vector(
+            probe_counts
+                .iter()
+                .map(|(t, (n, _))| (t.clone(), *n))
+                .collect(),
+        )?;
+        let mut out = Vec::with_capacity(docs.len());
+        for d in docs {
+            if pv.is_empty() || d.summary.trim().is_empty() {
+                out.push(SummaryMatch::default());
+                continue;
+            }
+            let dv = vector(frequencies(clip(&d.summary, SUMMARY_CHARS)))?;
+            out.push(summary_match(&pv, &dv, &surfaces));
+        }
+        Ok(out)
     }
 
     /// The probe's strongest distinctive terms.
@@ -376,7 +497,7 @@ impl IncidentIndex {
             if n >= 20.0 && df as f32 > params.max_df_ratio * n {
                 continue;
             }
-            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+            let idf = smooth_idf(n, df as f32);
             out.push(ProbeTerm {
                 term,
                 surface,
@@ -398,6 +519,106 @@ impl IncidentIndex {
         }
         Ok(out)
     }
+}
+
+/// BM25's idf, always positive: `ln(1 + (n - df + 0.5) / (df + 0.5))`.
+fn smooth_idf(n: f32, df: f32) -> f32 {
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// Sum in a fixed order (ascending), so that equal inputs give bit-equal
+/// scores whatever the hash maps' iteration order.
+fn ordered_sum(mut values: Vec<f32>) -> f32 {
+    values.sort_by(f32::total_cmp);
+    values.into_iter().sum()
+}
+
+/// The first `max` characters of `text`, cut back to the last whitespace
+/// when that leaves something (so no word is cut in two).
+fn clip(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((end, _)) => {
+            let head = &text[..end];
+            match head.rfind(char::is_whitespace) {
+                Some(ws) if ws > 0 => &head[..ws],
+                _ => head,
+            }
+        }
+    }
+}
+
+/// Frequencies of the terms that count in a similarity vector
+/// ([`is_vector_term`]).
+fn frequencies(text: &str) -> HashMap<String, u32> {
+    let mut counts = HashMap::new();
+    for tok in analyse(text, Mode::Index) {
+        if is_vector_term(&tok.term) {
+            *counts.entry(tok.term).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// A unit-length vector of `(1 + ln tf) * idf` per term (terms missing from
+/// `idf` weigh nothing).
+fn unit_tfidf(counts: HashMap<String, u32>, idf: &HashMap<String, f32>) -> HashMap<String, f32> {
+    let mut v: HashMap<String, f32> = counts
+        .into_iter()
+        .map(|(t, tf)| {
+            let w = (1.0 + (tf.max(1) as f32).ln()) * idf.get(&t).copied().unwrap_or(0.0);
+            (t, w)
+        })
+        .filter(|(_, w)| *w > 0.0)
+        .collect();
+    let norm = ordered_sum(v.values().map(|w| w * w).collect()).sqrt();
+    if norm > 0.0 {
+        for w in v.values_mut() {
+            *w /= norm;
+        }
+    }
+    v
+}
+
+/// How a candidate's summary matches the probe's.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SummaryMatch {
+    /// Cosine of the two unit vectors, in `[0, 1]`.
+    cosine: f32,
+    /// Shared terms by contribution to the cosine, as written in the probe
+    /// (at most five).
+    shared: Vec<String>,
+}
+
+fn summary_match(
+    probe: &HashMap<String, f32>,
+    cand: &HashMap<String, f32>,
+    surfaces: &HashMap<&str, &str>,
+) -> SummaryMatch {
+    let (small, large) = if probe.len() <= cand.len() {
+        (probe, cand)
+    } else {
+        (cand, probe)
+    };
+    let mut parts: Vec<(f32, &str)> = small
+        .iter()
+        .filter_map(|(t, w)| large.get(t).map(|x| (w * x, t.as_str())))
+        .collect();
+    let cosine = ordered_sum(parts.iter().map(|p| p.0).collect()).clamp(0.0, 1.0);
+    parts.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let mut shared: Vec<String> = Vec::new();
+    for (_, t) in parts {
+        let s = surfaces
+            .get(t)
+            .map_or_else(|| t.to_string(), |s| s.to_string());
+        if !shared.contains(&s) {
+            shared.push(s);
+        }
+        if shared.len() == 5 {
+            break;
+        }
+    }
+    SummaryMatch { cosine, shared }
 }
 
 /// The probe's structured values per keyword field, with their weight.
@@ -555,4 +776,103 @@ fn shared_terms(probe: &HashMap<&str, &ProbeTerm>, d: &IndexDoc) -> Vec<String> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f32, b: f32) -> bool {
+        (a - b).abs() < 1e-5
+    }
+
+    fn counts(v: &[(&str, u32)]) -> HashMap<String, u32> {
+        v.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn smooth_idf_is_bm25_idf() {
+        // ln(1 + (10 - 2 + 0.5) / (2 + 0.5)) = ln(4.4)
+        assert!(close(smooth_idf(10.0, 2.0), 4.4f32.ln()));
+        // A term in every document still weighs a little.
+        assert!(smooth_idf(10.0, 10.0) > 0.0);
+    }
+
+    #[test]
+    fn unit_tfidf_weighs_sublinear_tf_times_idf_and_normalises() {
+        let idf: HashMap<String, f32> = [("a".to_string(), 2.0), ("b".to_string(), 1.0)].into();
+        let v = unit_tfidf(counts(&[("a", 1), ("b", 4), ("c", 3)]), &idf);
+        // a: 1 * 2 = 2; b: (1 + ln 4) * 1; c has no idf and is dropped.
+        let b = 1.0 + 4f32.ln();
+        let norm = (4.0 + b * b).sqrt();
+        assert_eq!(v.len(), 2);
+        assert!(close(v["a"], 2.0 / norm), "{v:?}");
+        assert!(close(v["b"], b / norm), "{v:?}");
+        assert!(close(v.values().map(|w| w * w).sum::<f32>(), 1.0));
+        let empty = unit_tfidf(counts(&[("c", 2)]), &idf);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn summary_match_is_the_cosine_and_names_shared_terms_strongest_first() {
+        let vec = |v: &[(&str, f32)]| -> HashMap<String, f32> {
+            v.iter().map(|(t, w)| (t.to_string(), *w)).collect()
+        };
+        let surfaces: HashMap<&str, &str> = [("x", "X-ray"), ("y", "Yoke")].into();
+        let probe = vec(&[("x", 0.6), ("y", 0.8)]);
+        // Shares y only: 0.8 * 0.6.
+        let m = summary_match(&probe, &vec(&[("y", 0.6), ("z", 0.8)]), &surfaces);
+        assert!(close(m.cosine, 0.48), "{m:?}");
+        assert_eq!(m.shared, vec!["Yoke".to_string()]);
+        // The same vector: cosine 1, y (0.64) before x (0.36).
+        let m = summary_match(&probe, &probe, &surfaces);
+        assert!(close(m.cosine, 1.0), "{m:?}");
+        assert_eq!(m.shared, vec!["Yoke".to_string(), "X-ray".to_string()]);
+        // Symmetric in its two vectors.
+        let a = vec(&[("x", 1.0)]);
+        assert!(close(
+            summary_match(&probe, &a, &surfaces).cosine,
+            summary_match(&a, &probe, &surfaces).cosine
+        ));
+        let none = summary_match(&probe, &vec(&[("z", 1.0)]), &surfaces);
+        assert_eq!(none, SummaryMatch::default());
+    }
+
+    #[test]
+    fn frequencies_count_vector_terms_only() {
+        let f = frequencies("The routers rebooted; the router reboot failed in 123456.");
+        // Stemmed, stop words and long numbers left out.
+        assert_eq!(f.get("router"), Some(&2), "{f:?}");
+        assert_eq!(f.get("reboot"), Some(&2), "{f:?}");
+        assert!(!f.contains_key("the") && !f.contains_key("in"), "{f:?}");
+        assert!(!f.contains_key("123456"), "{f:?}");
+        // The same terms as the probe side's counts.
+        let tc = term_counts("The routers rebooted; the router reboot failed in 123456.");
+        assert_eq!(f.len(), tc.len());
+        assert!(f.iter().all(|(t, n)| tc.get(t).map(|c| c.0) == Some(*n)));
+    }
+
+    #[test]
+    fn clip_keeps_whole_words_within_the_limit() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("alpha beta gamma", 12), "alpha beta");
+        assert_eq!(clip("alpha beta gamma", 10), "alpha");
+        // No whitespace to cut back to: the characters themselves.
+        assert_eq!(clip("abcdefgh", 3), "abc");
+        // Multi-byte characters count as one.
+        assert_eq!(clip("été été", 3), "été");
+    }
+
+    #[test]
+    fn free_text_stands_in_for_a_missing_summary_only() {
+        let mut q = SimilarQuery {
+            text: "whole text".into(),
+            ..Default::default()
+        };
+        assert_eq!(q.summary_text(), "whole text");
+        q.summary = Some(String::new());
+        assert_eq!(q.summary_text(), "");
+        q.summary = Some("short summary".into());
+        assert_eq!(q.summary_text(), "short summary");
+    }
 }

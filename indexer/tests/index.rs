@@ -4,7 +4,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use incidex_indexer::cluster::{Assignment, ClusterInput, ClusterParams, assign, cluster_all};
 use incidex_indexer::{
     FlagField, IncidentIndex, IndexDoc, IndexError, IndexHandle, KeywordField, SearchRequest,
-    SimilarQuery, SortOrder, Tlp,
+    SimilarQuery, SimilarityParams, SortOrder, Tlp,
 };
 
 const ALL: [Tlp; 4] = Tlp::ALL;
@@ -717,6 +717,105 @@ fn similar_excludes_self_and_gives_reasons() {
         index.similar_to("nope", 3, &ALL),
         Err(IndexError::NotFound(_))
     ));
+}
+
+#[test]
+fn similar_summaries_lift_a_candidate_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared_story = "The Kestrel team paged the Osprey on-call during the Helsinki \
+        maintenance window; escalation took forty minutes and the Kestrel dashboard stayed red.";
+    let mut p = doc(
+        "p",
+        Tlp::Clear,
+        5,
+        "Outage",
+        "A configuration push to the edge routers withdrew the default route.",
+    );
+    p.body = shared_story.into();
+    // Same long story (names, timeline), different incident.
+    let mut x = doc(
+        "x",
+        Tlp::Clear,
+        6,
+        "Outage",
+        "A diesel generator failed during a utility power cut in the data hall.",
+    );
+    x.body = shared_story.into();
+    // Different story, same incident in its summary.
+    let mut y = doc(
+        "y",
+        Tlp::Clear,
+        7,
+        "Outage",
+        "A configuration push withdrew the default route from the edge routers.",
+    );
+    y.body = "Customers saw timeouts for an hour until the change was rolled back.".into();
+    let mut docs = corpus();
+    docs.extend([p, x, y]);
+    let index = build(dir.path(), &docs);
+
+    let with = |w: f32| SimilarityParams {
+        summary_weight: w,
+        ..SimilarityParams::default()
+    };
+    let rank = |hits: &[incidex_indexer::SimilarHit], id: &str| {
+        hits.iter().position(|h| h.id == id).unwrap()
+    };
+    let mlt_only = index.similar_to_with("p", 5, &ALL, &with(0.0)).unwrap();
+    assert!(rank(&mlt_only, "x") < rank(&mlt_only, "y"), "{mlt_only:?}");
+    assert!(
+        mlt_only
+            .iter()
+            .all(|h| h.reasons.iter().all(|r| !r.starts_with("similar summary"))),
+        "{mlt_only:?}"
+    );
+    let summary_only = index.similar_to_with("p", 5, &ALL, &with(1.0)).unwrap();
+    assert_eq!(summary_only[0].id, "y", "{summary_only:?}");
+    // Only the shortlist of the first ranking is re-ranked: with room for
+    // one candidate, x (first by more-like-this) is all there is.
+    let short = SimilarityParams {
+        summary_rerank: 1,
+        ..with(1.0)
+    };
+    let one = index.similar_to_with("p", 1, &ALL, &short).unwrap();
+    assert_eq!(one[0].id, "x", "{one:?}");
+    let one = index.similar_to_with("p", 1, &ALL, &with(1.0)).unwrap();
+    assert_eq!(one[0].id, "y", "{one:?}");
+
+    // The default blends both: y's text score rises, and y says why.
+    let blended = index.similar_to("p", 5, &ALL).unwrap();
+    let y_hit = &blended[rank(&blended, "y")];
+    assert!(y_hit.text_score > mlt_only[rank(&mlt_only, "y")].text_score);
+    let reason = y_hit
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("similar summary: "))
+        .unwrap_or_else(|| panic!("{y_hit:?}"));
+    let y_summary = "a configuration push withdrew the default route from the edge routers.";
+    for term in reason["similar summary: ".len()..].split(", ") {
+        assert!(y_summary.contains(term), "{term} in {reason}");
+    }
+    let x_hit = &blended[rank(&blended, "x")];
+    assert!(
+        x_hit
+            .reasons
+            .iter()
+            .all(|r| !r.starts_with("similar summary")),
+        "{x_hit:?}"
+    );
+
+    // A free-text probe compares its text with the summaries.
+    let probe = SimilarQuery {
+        text: "configuration push withdrew the default route".into(),
+        ..Default::default()
+    };
+    let hits = index.similar_to_text(&probe, 3, &ALL).unwrap();
+    assert!(
+        hits.iter()
+            .find(|h| h.id == "y")
+            .is_some_and(|h| h.reasons.iter().any(|r| r.starts_with("similar summary"))),
+        "{hits:?}"
+    );
 }
 
 #[test]

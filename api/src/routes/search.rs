@@ -437,6 +437,8 @@ pub async fn similar_to_text(
         trigger: r.trigger.map(|t| t.as_str().to_owned()),
         root_cause_category: r.root_cause_category.map(|c| c.as_str().to_owned()),
         operator_type: r.operator_type.map(|o| o.as_str().to_owned()),
+        // The description is compared with the candidates' summaries too.
+        summary: None,
     };
     let index = state.index()?.handle.current();
     let visible = visible_tlps(reader.0.role);
