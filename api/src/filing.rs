@@ -28,24 +28,58 @@ pub fn file_report(
     content: ReportContent,
 ) -> ApiResult<OwnedReport> {
     let anonymised = anonymise_report(members, conn, operator_id, content)?;
-    let at = now();
-    let row = ReportRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        owner_key: owner_key.to_owned(),
-        status: ReportStatus::Draft.as_str().to_owned(),
-        tlp: anonymised.content.tlp().as_str().to_owned(),
-        revision: 1,
-        content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
-        created_at: at,
-        updated_at: at,
-        published_at: None,
-    };
+    let row = new_report_row(owner_key, &anonymised.content, false, now())?;
     reports::create_with_revision(conn, &row, &redactions_json(&anonymised.redactions))?;
     Ok(OwnedReport {
         report: OwnerReport::from_row(&row)?,
         redactions: anonymised.redactions,
         receipt: None,
     })
+}
+
+/// The row of a new report (revision 1) of `owner_key`: a draft, or
+/// published at `at`.
+pub fn new_report_row(
+    owner_key: &str,
+    content: &ReportContent,
+    published: bool,
+    at: chrono::NaiveDateTime,
+) -> ApiResult<ReportRow> {
+    let status = if published {
+        ReportStatus::Published
+    } else {
+        ReportStatus::Draft
+    };
+    Ok(ReportRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        owner_key: owner_key.to_owned(),
+        status: status.as_str().to_owned(),
+        tlp: content.tlp().as_str().to_owned(),
+        revision: 1,
+        content: serde_json::to_string(content).map_err(ApiError::internal)?,
+        created_at: at,
+        updated_at: at,
+        published_at: published.then_some(at),
+    })
+}
+
+/// The signed receipt for `row`, published at `at`.
+pub fn receipt_for(
+    keys: &RegistryKeys,
+    issuer: &str,
+    row: &ReportRow,
+    at: chrono::NaiveDateTime,
+) -> Receipt {
+    receipts::issue(
+        keys,
+        ReceiptClaims {
+            report_id: row.id.clone(),
+            revision: row.revision,
+            content_sha256: receipts::content_hash(&row.content),
+            published_at: at.and_utc(),
+            issuer: issuer.to_owned(),
+        },
+    )
 }
 
 /// Publishes the draft `id` of `owner_key` and signs a receipt for it, in
@@ -72,16 +106,7 @@ pub fn publish_report(
         };
         // Its lessons become lesson records (a draft has none yet).
         crate::lessons::add_published_lessons(conn, &published)?;
-        let receipt = receipts::issue(
-            keys,
-            ReceiptClaims {
-                report_id: published.id.clone(),
-                revision: published.revision,
-                content_sha256: receipts::content_hash(&published.content),
-                published_at: at.and_utc(),
-                issuer: issuer.to_owned(),
-            },
-        );
+        let receipt = receipt_for(keys, issuer, &published, at);
         Ok((OwnerReport::from_row(&published)?, receipt))
     })
 }

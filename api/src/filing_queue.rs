@@ -34,14 +34,13 @@ use incidex_schema::db::idempotency::{self as idem_store, IdempotencyRow};
 use incidex_schema::db::lessons::LessonRow;
 use incidex_schema::db::reports::{self, NewReport, ReportRow, now};
 use incidex_schema::db::{Backend, DbConnection, DbPool, discard_if_lost, write_transaction};
-use incidex_schema::report::{ReportContent, ReportStatus};
+use incidex_schema::report::ReportContent;
 use tokio::sync::oneshot;
 
 use crate::auth::RegistryKeys;
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::{self, Recorded};
 use crate::intake::{AnonymiserCache, anonymise_content};
-use crate::receipts::{self, ReceiptClaims};
 use crate::routes::reports::{OwnedReport, Published, redactions_json};
 use crate::views::OwnerReport;
 
@@ -376,23 +375,6 @@ fn record(
     })
 }
 
-fn receipt_for(
-    ctx: &FilingContext,
-    row: &ReportRow,
-    at: NaiveDateTime,
-) -> crate::receipts::Receipt {
-    receipts::issue(
-        &ctx.keys,
-        ReceiptClaims {
-            report_id: row.id.clone(),
-            revision: row.revision,
-            content_sha256: receipts::content_hash(&row.content),
-            published_at: at.and_utc(),
-            issuer: ctx.issuer.clone(),
-        },
-    )
-}
-
 /// New reports: anonymised with the members of this transaction's epoch,
 /// stored with one INSERT per table.
 fn file_in(
@@ -413,24 +395,10 @@ fn file_in(
     for f in filings {
         let terms = members.terms(&f.operator_id)?;
         let anonymised = anonymise_content(&members.anonymiser(), &terms, f.content.clone());
-        let row = ReportRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            owner_key: f.owner.clone(),
-            status: if f.publish {
-                ReportStatus::Published
-            } else {
-                ReportStatus::Draft
-            }
-            .as_str()
-            .to_owned(),
-            tlp: anonymised.content.tlp().as_str().to_owned(),
-            revision: 1,
-            content: serde_json::to_string(&anonymised.content).map_err(ApiError::internal)?,
-            created_at: at,
-            updated_at: at,
-            published_at: f.publish.then_some(at),
-        };
-        let receipt = f.publish.then(|| receipt_for(ctx, &row, at));
+        let row = crate::filing::new_report_row(&f.owner, &anonymised.content, f.publish, at)?;
+        let receipt = f
+            .publish
+            .then(|| crate::filing::receipt_for(&ctx.keys, &ctx.issuer, &row, at));
         if f.publish {
             lessons.extend(crate::lessons::published_lesson_rows(&row)?);
         }
@@ -495,7 +463,7 @@ fn publish_in(
             lessons.extend(crate::lessons::published_lesson_rows(row)?);
             let body = serde_json::to_value(Published {
                 report: OwnerReport::from_row(row)?,
-                receipt: receipt_for(ctx, row, at),
+                receipt: crate::filing::receipt_for(&ctx.keys, &ctx.issuer, row, at),
             })
             .map_err(ApiError::internal)?;
             records.extend(record(p.idempotency.as_ref(), 200, &body, at));
