@@ -28,6 +28,9 @@ pub enum ErrorCode {
     InvalidParameter,
     /// 400: a request header is not acceptable.
     InvalidHeader,
+    /// 400: a query is too long, too deep or has too many terms (the
+    /// field error names the limit).
+    QueryTooComplex,
     /// 401: no valid credentials or token.
     Unauthenticated,
     /// 403: authenticated, but the role does not allow this.
@@ -61,6 +64,7 @@ impl ErrorCode {
         ErrorCode::MalformedJson,
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidHeader,
+        ErrorCode::QueryTooComplex,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -78,9 +82,10 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::MalformedJson | ErrorCode::InvalidParameter | ErrorCode::InvalidHeader => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::MalformedJson
+            | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidHeader
+            | ErrorCode::QueryTooComplex => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -103,6 +108,7 @@ impl ErrorCode {
             ErrorCode::MalformedJson => "malformed_json",
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::InvalidHeader => "invalid_header",
+            ErrorCode::QueryTooComplex => "query_too_complex",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
@@ -125,6 +131,7 @@ impl ErrorCode {
             ErrorCode::MalformedJson => "The request body is not valid JSON",
             ErrorCode::InvalidParameter => "A request parameter is invalid",
             ErrorCode::InvalidHeader => "A request header is invalid",
+            ErrorCode::QueryTooComplex => "The query is too complex",
             ErrorCode::Unauthenticated => "Authentication is required",
             ErrorCode::Forbidden => "Not allowed for this role",
             ErrorCode::NotFound => "Not found",
@@ -414,6 +421,7 @@ mod tests {
             if *code != ErrorCode::InvalidParameter
                 && *code != ErrorCode::MalformedJson
                 && *code != ErrorCode::InvalidHeader
+                && *code != ErrorCode::QueryTooComplex
                 && *code != ErrorCode::IdempotencyKeyReused
             {
                 assert_eq!(ErrorCode::from_status(code.status()), *code);

@@ -684,7 +684,17 @@ impl LessonQuery {
                     .map_err(|_| bad_param(key, "a whole number"))
             };
             match key {
-                "q" => q.text = TextQuery::parse(value).map_err(|m| bad_param("q", m))?,
+                "q" => {
+                    use incidex_indexer::limits::{MAX_QUERY_CHARS, MAX_QUERY_TERMS, QueryLimit};
+                    let too_complex = crate::routes::search::query_too_complex;
+                    if value.chars().count() > MAX_QUERY_CHARS {
+                        return Err(too_complex("q", QueryLimit::Length));
+                    }
+                    if value.split_whitespace().count() > MAX_QUERY_TERMS {
+                        return Err(too_complex("q", QueryLimit::Terms));
+                    }
+                    q.text = TextQuery::parse(value).map_err(|m| bad_param("q", m))?
+                }
                 "category" => parse_values(key, value, LessonCategory::parse, &mut q.categories)?,
                 "source" => parse_values(key, value, LessonSource::parse, &mut q.sources)?,
                 "service" => parse_values(key, value, |v| v.parse().ok(), &mut q.services)?,

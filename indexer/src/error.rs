@@ -18,6 +18,10 @@ pub enum IndexError {
         /// when it can be located.
         position: Option<usize>,
     },
+    /// The query string is too long, too deep or too wide to be parsed
+    /// safely; it was refused before parsing.
+    #[error("the query is too complex: {limit}")]
+    QueryTooComplex { limit: crate::limits::QueryLimit },
     /// A search, similar or cluster request has an invalid parameter.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

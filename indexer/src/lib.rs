@@ -16,6 +16,7 @@ pub mod doc;
 pub mod error;
 pub mod eval;
 pub mod index;
+pub mod limits;
 pub mod mapping;
 pub mod percolate;
 pub mod search;
@@ -28,6 +29,7 @@ pub use cluster::{
 pub use doc::{IndexDoc, Tlp};
 pub use error::{IndexError, Result};
 pub use index::{IncidentIndex, IncidentWriter, IndexHandle, Rebuild, WriterOptions};
+pub use limits::{QueryLimit, check_query};
 pub use mapping::{FlagField, KeywordField};
 pub use percolate::{DocMatch, MatchBatch, MatchReason};
 pub use search::{FacetCounts, Filters, Hit, SearchRequest, SearchResults, SortOrder};

@@ -376,7 +376,109 @@ async fn reindex_gives_the_same_results(backend: Backend) {
     );
 }
 
+/// Percent-encodes a query value.
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Queries nested deeply enough to overflow a parser's stack are refused
+/// before parsing, with the limit named, on every route that takes a query;
+/// the server keeps answering.
+async fn hostile_queries_are_refused_and_the_server_stays_up(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    w.file(&w.a, &example("green", "bittern"), true).await;
+    w.search_until("/api/v1/search?q=bittern", &w.b, 1).await;
+    let hostile = [
+        ("(".repeat(2_100), "max_query_chars"),
+        (format!("{}a", "(".repeat(900)), "max_query_depth"),
+        (format!("{}a", "title:(".repeat(120)), "max_query_depth"),
+        (
+            (0..200).map(|i| format!("t{i} AND (")).collect::<String>(),
+            "max_query_chars",
+        ),
+        (
+            (0..100).map(|i| format!("t{i} AND (")).collect::<String>(),
+            "max_query_depth",
+        ),
+        ("NOT ".repeat(240), "max_query_depth"),
+        (
+            (0..300)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "max_query_chars",
+        ),
+        (
+            (0..100)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "max_query_terms",
+        ),
+    ];
+    for (q, limit) in &hostile {
+        let path = format!("/api/v1/search?q={}", enc(q));
+        let r = w
+            .app
+            .authed(Method::GET, &path, &w.b)
+            .send()
+            .await
+            .expect("the server answers");
+        let body = problem(r, 400, "query_too_complex").await;
+        assert_eq!(body["errors"][0]["field"], "q", "{body}");
+        assert_eq!(body["errors"][0]["code"], *limit, "{body}");
+        // Saved searches (which the alert matcher runs) refuse them too.
+        let r = w
+            .app
+            .authed(Method::POST, "/api/v1/saved-searches", &w.b)
+            .json(&json!({"search": format!("q={}", enc(q)), "webhook_url": "https://hooks.example.org/x"}))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["errors"]
+                .as_array()
+                .expect("errors")
+                .iter()
+                .any(|e| e["field"] == "search.q" && e["code"] == *limit
+                    || e["field"] == "search" && e["code"] == "too_long"),
+            "{body}"
+        );
+    }
+    // Lessons' full-text query is bounded the same way.
+    let wide = (0..100)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let r = w
+        .app
+        .authed(
+            Method::GET,
+            &format!("/api/v1/lessons?q={}", enc(&wide)),
+            &w.b,
+        )
+        .send()
+        .await
+        .expect("the server answers");
+    let body = problem(r, 400, "query_too_complex").await;
+    assert_eq!(body["errors"][0]["code"], "max_query_terms", "{body}");
+    // Still up, and still finding what it found before.
+    let (status, body) = w.get("/api/v1/search?q=bittern", &w.b).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"], 1);
+    // Nothing was stored by the refused saved searches.
+    let (status, body) = w.get("/api/v1/saved-searches", &w.b).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(0), "{body}");
+}
+
 on_both_backends!(
+    hostile_queries_are_refused_and_the_server_stays_up,
     published_reports_become_searchable_and_drafts_never,
     tlp_limits_search_facets_and_similar,
     filters_sorting_and_pagination,

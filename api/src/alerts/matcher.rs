@@ -338,7 +338,11 @@ impl Matcher {
         let visible: Vec<_> = owner.visible().iter().map(|t| index_tlp(*t)).collect();
         match batch.matches(&query.query, &query.filters, &visible) {
             Ok(found) => Ok(found),
-            Err(e @ (IndexError::InvalidQuery { .. } | IndexError::InvalidRequest(_))) => {
+            Err(
+                e @ (IndexError::InvalidQuery { .. }
+                | IndexError::QueryTooComplex { .. }
+                | IndexError::InvalidRequest(_)),
+            ) => {
                 // Its own fault, not the batch's: the others go on.
                 tracing::warn!(saved_search = %search.id, error = %e, "saved search cannot run; skipped");
                 Ok(Vec::new())

@@ -179,6 +179,13 @@ impl SavedQuery {
                 };
                 return Err(vec![field_error("search.q", "invalid_query", message)]);
             }
+            Err(IndexError::QueryTooComplex { limit }) => {
+                return Err(vec![field_error(
+                    "search.q",
+                    limit.name(),
+                    limit.to_string(),
+                )]);
+            }
             Err(IndexError::InvalidRequest(m)) => {
                 return Err(vec![field_error("search", "invalid_value", m)]);
             }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::NaiveDate;
 use incidex_indexer::{
-    FlagField, IndexError, KeywordField, SearchRequest, SearchResults, SimilarHit, SimilarQuery,
-    SortOrder,
+    FlagField, IndexError, KeywordField, QueryLimit, SearchRequest, SearchResults, SimilarHit,
+    SimilarQuery, SortOrder,
 };
 use incidex_schema::db::reports;
 use incidex_schema::report::{
@@ -185,6 +185,19 @@ pub fn parse_search(query: &str) -> ApiResult<SearchRequest> {
     Ok(req)
 }
 
+/// A query refused before parsing; the field error names the limit.
+pub fn query_too_complex(field: &str, limit: QueryLimit) -> ApiError {
+    ApiError::new(
+        ErrorCode::QueryTooComplex,
+        format!("the query is too complex: {limit}"),
+    )
+    .with_errors(vec![FieldError::new(
+        field,
+        limit.name(),
+        limit.to_string(),
+    )])
+}
+
 pub fn index_error(e: IndexError) -> ApiError {
     match e {
         IndexError::InvalidQuery { message, position } => {
@@ -198,6 +211,7 @@ pub fn index_error(e: IndexError) -> ApiError {
             )
             .with_errors(vec![FieldError::new("q", "invalid_query", message)])
         }
+        IndexError::QueryTooComplex { limit } => query_too_complex("q", limit),
         IndexError::InvalidRequest(m) => ApiError::new(ErrorCode::InvalidParameter, m),
         IndexError::NotFound(_) => ApiError::not_found(),
         other => ApiError::internal(other),

@@ -9,7 +9,6 @@ use askama::Template;
 use super::labels::{field_label, label};
 use super::session::require_analyst;
 use super::{Chrome, render};
-use crate::error::ErrorCode;
 use crate::routes::search::{parse_search, run_search};
 use crate::state::AppState;
 
@@ -269,7 +268,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let (offset, limit) = (request.offset, request.limit);
     let results = match run_search(&state, s.principal.role, request).await {
         Ok(r) => r,
-        Err(e) if e.code() == ErrorCode::InvalidParameter => {
+        Err(e) if e.code().status() == actix_web::http::StatusCode::BAD_REQUEST => {
             view.error = Some(e.problem().detail);
             return s.finish(render(StatusCode::BAD_REQUEST, &view));
         }
