@@ -240,7 +240,7 @@ impl IncidentIndex {
 
     /// Parses a user query string; empty means "everything".
     pub fn parse_user_query(&self, query: &str) -> Result<Box<dyn Query>> {
-        crate::limits::check_query(query)?;
+        crate::limits::check_query(query).map_err(|limit| IndexError::QueryTooComplex { limit })?;
         if query.trim().is_empty() {
             return Ok(Box::new(AllQuery));
         }
