@@ -3,7 +3,6 @@
 
 pub mod admin_cli;
 pub mod alerts;
-pub mod anonymise;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -29,6 +28,8 @@ pub mod state;
 pub mod telemetry;
 pub mod ui;
 pub mod views;
+
+pub use incidex_registry::anonymise;
 
 pub use app::Application;
 pub use config::Settings;

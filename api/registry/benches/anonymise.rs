@@ -1,13 +1,13 @@
 //! Benchmark of the free-text anonymisation pipeline on a realistic ~5 KB
 //! incident report, with 20 member operators (and their aliases) and 10
 //! sensitive terms. Target: under 200 µs per report. Run with
-//! `cargo bench -p incidex-api --bench anonymise`; results are recorded in
+//! `cargo bench -p incidex-registry --bench anonymise`; results are recorded in
 //! `docs/anonymisation.md`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use incidex_api::anonymise::{Anonymiser, SensitiveTerms};
+use incidex_registry::anonymise::{Anonymiser, SensitiveTerms};
 
 /// Member operators and aliases (20 operators, 41 names).
 const OPERATORS: &[&str] = &[

@@ -536,7 +536,7 @@ struct Case {
 
 #[test]
 fn corpus_cases() {
-    let corpus = include_str!("../../../tests/data/anonymisation-cases.jsonl");
+    let corpus = include_str!("../../../../tests/data/anonymisation-cases.jsonl");
     let mut cases = 0;
     for (line_no, line) in corpus.lines().enumerate() {
         if line.trim().is_empty() {

@@ -38,7 +38,7 @@
 //! # Usage
 //!
 //! ```
-//! use incidex_api::anonymise::{Anonymiser, RedactionKind, SensitiveTerms};
+//! use incidex_registry::anonymise::{Anonymiser, RedactionKind, SensitiveTerms};
 //!
 //! // Once, from every member operator's names and aliases.
 //! let anonymiser = Anonymiser::new(&["Acme Mobile".into(), "Acme".into()]);
