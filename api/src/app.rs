@@ -2,7 +2,6 @@
 //! the integration tests, which bind port 0.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServiceResponse};
@@ -10,14 +9,14 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
-use incidex_schema::db::{self, DatabaseUrl, PoolOptions};
+use incidex_registry::Registry;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Settings;
-use crate::error::{ApiError, ErrorCode, PROBLEM_JSON};
+use crate::http::{ApiError, ErrorCode, PROBLEM_JSON};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
@@ -38,101 +37,29 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Makes sure the data directory exists and is writable.
-pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("data directory {} cannot be created", dir.display()))?;
-    let probe = dir.join(".incidex-write-test");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
 /// Opens the database the settings name and applies pending migrations.
-pub fn open_database(settings: &Settings) -> anyhow::Result<db::DbPool> {
-    let url = settings.database_url()?;
-    if let DatabaseUrl::Sqlite(path) = &url
-        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-    {
-        prepare_data_dir(parent)?;
-    }
-    let options = PoolOptions {
-        max_size: settings.db_pool_size,
-        ..PoolOptions::default()
-    };
-    let pool = db::build_pool(url.clone(), &options)
-        .with_context(|| format!("cannot connect to database {url}"))?;
-    let mut conn = pool
-        .get()
-        .with_context(|| format!("cannot connect to database {url}"))?;
-    let applied = db::run_migrations(&mut conn).context("database migrations failed")?;
-    if !applied.is_empty() {
-        tracing::info!(count = applied.len(), database = %url, "applied migrations");
-    }
-    Ok(pool)
+pub fn open_database(settings: &Settings) -> anyhow::Result<incidex_schema::db::DbPool> {
+    incidex_registry::open_database(&settings.database_url()?, settings.db_pool_size)
 }
 
-/// Opens storage and loads keys: everything handlers share.
+/// Opens storage, loads the keys and starts the registry's services:
+/// everything handlers share. Blocking.
 pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<AppState> {
-    prepare_data_dir(&settings.data_dir)?;
+    incidex_registry::prepare_data_dir(&settings.data_dir)?;
     let pool = open_database(&settings)?;
-    let keys = crate::auth::RegistryKeys::load_or_create(
-        &settings.data_dir,
-        settings.signing_key_file.as_deref(),
-        settings.ownership_secret.as_ref(),
-    )?;
+    let registry = Registry::open(settings.registry(), pool, with_index)?;
     let tokens = crate::auth::TokenService::new(
-        &keys,
+        &registry.keys,
         &settings.token_issuer,
         &settings.token_audience,
         settings.token_ttl_secs,
         &settings.external_issuers,
     )?;
-    let members = Arc::new(crate::intake::AnonymiserCache::default());
-    let index = if with_index {
-        let service = crate::indexing::IndexService::start(
-            &settings.data_dir,
-            pool.clone(),
-            members.clone(),
-            settings.k_anonymity,
-        )
-        .context("cannot open the search index")?;
-        Some(Arc::new(service))
-    } else {
-        None
-    };
-    let alerts = Arc::new(
-        crate::alerts::Alerts::new(&settings.alerts).context("cannot set up the webhook client")?,
-    );
-    let keys = Arc::new(keys);
-    let backend = pool
-        .get()
-        .context("cannot connect to the database")?
-        .backend();
-    let filings = crate::filing_queue::FilingQueue::start(
-        crate::filing_queue::FilingContext {
-            pool: pool.clone(),
-            members: members.clone(),
-            keys: keys.clone(),
-            issuer: settings.token_issuer.clone(),
-        },
-        settings
-            .filing_writers
-            .unwrap_or_else(|| crate::filing_queue::writers_for(backend)),
-    )
-    .context("cannot start the filing writers")?;
     Ok(AppState {
-        pool,
+        registry,
         settings,
-        keys,
         tokens: Arc::new(tokens),
-        hasher: Arc::new(crate::auth::SecretHasher::default()),
         credentials: Arc::new(crate::auth::CredentialCache::default()),
-        members,
-        index,
-        alerts,
-        filings: Arc::new(filings),
     })
 }
 
@@ -144,9 +71,6 @@ impl Application {
         let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared, true))
             .await
             .context("start-up task failed")??;
-        // Periodic full re-clustering (once per interval across replicas).
-        crate::clustering::start_periodic(state.pool.clone(), settings.recluster_interval_secs);
-
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;

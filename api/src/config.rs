@@ -2,6 +2,14 @@
 //! `INCIDEX_*` environment variables, then command-line flags; later layers
 //! win. Settings are passed explicitly, never read from a global.
 //!
+//! Each feature owns its settings type (`incidex_registry::alerts::
+//! AlertSettings`, `…::digests::DigestSettings`); this module composes them
+//! and hands the registry its part ([`Settings::registry`]). One naming
+//! convention in the environment: `INCIDEX_<KEY>` for a top-level key,
+//! `INCIDEX_<SECTION>__<KEY>` for a key of a section (`INCIDEX_ALERTS__MAX_ATTEMPTS`,
+//! `INCIDEX_DIGESTS__TICK_SECS`); the older `INCIDEX_DIGESTS_<KEY>` is
+//! still read, with a warning.
+//!
 //! Secrets (the database URL, which may carry a password) are held in
 //! [`secrecy::SecretString`] and never printed.
 
@@ -10,50 +18,55 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use incidex_registry::RegistrySettings;
+use incidex_registry::alerts::AlertSettings;
+use incidex_registry::digests::DigestSettings;
 use incidex_schema::db::DatabaseUrl;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-/// Environment variables read as settings: `INCIDEX_` + the key in capitals.
-const ENV_KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "database_url",
-    "log_format",
-    "log_level",
-    "max_body_bytes",
-    "db_pool_size",
-    "shutdown_timeout_secs",
-    "workers",
-    "filing_writers",
-    "token_ttl_secs",
-    "token_issuer",
-    "token_audience",
-    "signing_key_file",
-    "ownership_secret",
-    "k_anonymity",
-    "recluster_interval_secs",
-    "alerts__enabled",
-    "alerts__retry_base_ms",
-    "alerts__retry_max_ms",
-    "alerts__max_attempts",
-    "alerts__disable_after_failures",
-    "alerts__request_timeout_ms",
-    "alerts__poll_interval_ms",
-    "alerts__allow_private_targets",
-    "alerts__public_url",
-    "alerts__max_per_owner",
-];
+/// The prefix of every setting in the environment.
+const ENV_PREFIX: &str = "INCIDEX_";
+/// Sections (tables) of the settings; `INCIDEX_<SECTION>__<KEY>` sets one
+/// of their keys.
+const SECTIONS: &[&str] = &["alerts", "digests"];
 
-/// Digest settings read from `INCIDEX_DIGESTS_` + the key in capitals.
-const DIGEST_ENV_KEYS: &[&str] = &[
-    "enabled",
-    "periods",
-    "tick_secs",
-    "export_dir",
-    "catch_up_days",
-    "lease_secs",
-];
+/// Whether `key` (lowercase, after the prefix, `.` between a section and
+/// its key) names a setting. Derived from the setting types themselves,
+/// so a new field is readable from the environment with nothing to list.
+fn is_setting(key: &str) -> bool {
+    use serde_aux::serde_introspection::serde_introspect;
+    match key.split_once('.') {
+        Some(("alerts", k)) => serde_introspect::<AlertSettings>().contains(&k),
+        Some(("digests", k)) => serde_introspect::<DigestSettings>().contains(&k),
+        Some(_) => false,
+        None => !SECTIONS.contains(&key) && serde_introspect::<Settings>().contains(&key),
+    }
+}
+
+/// The setting a variable name (after the prefix) means: `SECTION__KEY`
+/// for a key of a section, else a top-level key; the older
+/// `DIGESTS_<KEY>` spelling still works, with a warning.
+fn env_key(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let key = match lower.split_once("__") {
+        Some((section, k)) => format!("{section}.{k}"),
+        None => lower.clone(),
+    };
+    if is_setting(&key) {
+        return Some(key);
+    }
+    let old = lower
+        .strip_prefix("digests_")
+        .map(|k| format!("digests.{k}"))
+        .filter(|k| is_setting(k))?;
+    tracing::warn!(
+        variable = %format!("{ENV_PREFIX}{name}"),
+        instead = %format!("{ENV_PREFIX}DIGESTS__{}", name["DIGESTS_".len()..].to_ascii_uppercase()),
+        "deprecated environment variable name; use the double underscore"
+    );
+    Some(old)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -107,85 +120,14 @@ pub struct Settings {
     /// How often the full re-clustering runs (once across replicas); 0
     /// turns the periodic job off (`incidex recluster` still works).
     pub recluster_interval_secs: u64,
-    /// The digest scheduler (`[digests]` in TOML, `INCIDEX_DIGESTS_*`).
+    /// The digest scheduler (`[digests]` in the file,
+    /// `INCIDEX_DIGESTS__<KEY>` in the environment).
     #[serde(default)]
-    pub digests: crate::digests::DigestSettings,
+    pub digests: DigestSettings,
     /// Saved-search alerts (`[alerts]` in the file, `INCIDEX_ALERTS__<KEY>`
     /// in the environment).
     #[serde(default)]
     pub alerts: AlertSettings,
-}
-
-/// Saved searches and their webhooks (docs/alerts.md).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertSettings {
-    /// Run the matcher and the webhook sender in `serve`.
-    pub enabled: bool,
-    /// Delay before the first retry; it doubles with each failure (with
-    /// jitter) up to `retry_max_ms`.
-    pub retry_base_ms: u64,
-    pub retry_max_ms: u64,
-    /// Attempts per notification before it is abandoned.
-    pub max_attempts: u32,
-    /// Failed attempts in a row (any notification of one saved search)
-    /// after which the saved search is disabled.
-    pub disable_after_failures: u32,
-    /// Timeout of one webhook request, connection included.
-    pub request_timeout_ms: u64,
-    /// How often the matcher and the sender look for work other replicas
-    /// made and for retries that fell due.
-    pub poll_interval_ms: u64,
-    /// Let webhooks target loopback, private, link-local and other
-    /// non-public addresses (tests, closed networks). Off: the registry
-    /// must not be a way into the network it runs in.
-    pub allow_private_targets: bool,
-    /// Base of the links in notifications (`https://incidex.example.org`);
-    /// default `http://<listen>`.
-    pub public_url: Option<String>,
-    /// Saved searches one owner may have.
-    pub max_per_owner: u32,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        AlertSettings {
-            enabled: true,
-            retry_base_ms: 30_000,
-            retry_max_ms: 3_600_000,
-            max_attempts: 8,
-            disable_after_failures: 15,
-            request_timeout_ms: 10_000,
-            poll_interval_ms: 1_000,
-            allow_private_targets: false,
-            public_url: None,
-            max_per_owner: 50,
-        }
-    }
-}
-
-impl AlertSettings {
-    fn check(&self) -> Result<(), ConfigError> {
-        let bad = |m: &str| Err(ConfigError::Invalid(format!("alerts: {m}")));
-        if self.max_attempts == 0 || self.disable_after_failures == 0 || self.max_per_owner == 0 {
-            return bad(
-                "max_attempts, disable_after_failures and max_per_owner must be at least 1",
-            );
-        }
-        if self.retry_base_ms == 0 || self.retry_max_ms < self.retry_base_ms {
-            return bad("retry_base_ms must be positive and at most retry_max_ms");
-        }
-        if self.request_timeout_ms == 0 || self.poll_interval_ms == 0 {
-            return bad("request_timeout_ms and poll_interval_ms must be positive");
-        }
-        if let Some(url) = &self.public_url {
-            let parsed = reqwest::Url::parse(url);
-            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
-                return bad("public_url must be an http or https URL");
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The defaults, as a serialisable layer (secrets are not part of it).
@@ -269,24 +211,22 @@ impl Settings {
             })?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        // `INCIDEX_ALERTS__MAX_ATTEMPTS` is `alerts.max_attempts`.
-        let env = Env::prefixed("INCIDEX_")
-            .filter(|key| ENV_KEYS.iter().any(|k| key == *k))
-            .split("__");
-        // `INCIDEX_DIGESTS_TICK_SECS` is `digests.tick_secs`.
-        let digests_env = Env::prefixed("INCIDEX_DIGESTS_")
-            .filter(|key| DIGEST_ENV_KEYS.iter().any(|k| key == *k))
-            .map(|key| format!("digests.{key}").into());
+        // `INCIDEX_LISTEN` is `listen`, `INCIDEX_ALERTS__MAX_ATTEMPTS` is
+        // `alerts.max_attempts`; variables that are no setting (the tests',
+        // the demo's) are left alone.
+        let env =
+            Env::prefixed(ENV_PREFIX).filter_map(|name| env_key(name.as_str()).map(Into::into));
         let settings: Settings = figment
             .merge(env)
-            .merge(digests_env)
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
         if let Some(problem) = settings.digests.problem() {
             return Err(ConfigError::Invalid(problem));
         }
-        settings.alerts.check()?;
+        if let Some(problem) = settings.alerts.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
         Ok(settings)
     }
 
@@ -296,6 +236,22 @@ impl Settings {
         match &self.alerts.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The registry's part of the settings.
+    pub fn registry(&self) -> RegistrySettings {
+        RegistrySettings {
+            data_dir: self.data_dir.clone(),
+            k_anonymity: self.k_anonymity,
+            issuer: self.token_issuer.clone(),
+            filing_writers: self.filing_writers,
+            recluster_interval_secs: self.recluster_interval_secs,
+            public_url: self.public_url(),
+            signing_key_file: self.signing_key_file.clone(),
+            ownership_secret: self.ownership_secret.clone(),
+            alerts: self.alerts.clone(),
+            digests: self.digests.clone(),
         }
     }
 
@@ -432,7 +388,7 @@ mod tests {
 
     #[test]
     fn digest_settings_from_file_and_env() {
-        use crate::digests::DigestKind;
+        use incidex_registry::digests::DigestKind;
         Jail::expect_with(|jail| {
             jail.clear_env();
             let s = Settings::load(None, &Overrides::default()).expect("defaults");

@@ -1,35 +1,21 @@
-//! The incidex service: the actix-web application, its configuration, the
-//! command line, and (in later modules) auth, intake, the web UI and jobs.
+//! The incidex service's HTTP face: the actix-web application, its
+//! configuration, authentication, the routes, the web UI, the job runner
+//! and the command line. The registry's rules and services live in the
+//! `incidex-registry` crate (`api/registry`); this crate parses requests at
+//! the edge, calls the registry, and maps its errors to problem+json in one
+//! place (`http::error`).
 
-pub mod admin_cli;
-pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod clustering;
 pub mod config;
-pub mod digests;
-pub mod error;
-pub mod eval;
-pub mod extract;
-pub mod filing;
-pub mod filing_queue;
-pub mod idempotency;
-pub mod import;
-pub mod indexing;
-pub mod intake;
+pub mod http;
 pub mod jobs;
-pub mod lessons;
-pub mod members;
 pub mod openapi;
-pub mod receipts;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod ui;
-pub mod views;
-
-pub use incidex_registry::anonymise;
 
 pub use app::Application;
 pub use config::Settings;

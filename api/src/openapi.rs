@@ -3,8 +3,8 @@
 
 use utoipa::OpenApi;
 
-use crate::alerts::matcher::{Notification, Reason};
-use crate::error::{ErrorCode, Problem};
+use crate::http::{ErrorCode, Problem};
+use incidex_registry::alerts::matcher::{Notification, Reason};
 
 #[derive(Debug, OpenApi)]
 #[openapi(

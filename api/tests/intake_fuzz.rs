@@ -3,8 +3,8 @@
 //! through its stored form, member names never survive, and anonymising
 //! the stored form again changes nothing.
 
-use incidex_api::anonymise::{Anonymiser, SensitiveTerms};
-use incidex_api::intake::anonymise_content;
+use incidex_registry::anonymise::{Anonymiser, SensitiveTerms};
+use incidex_registry::reports::intake::anonymise_content;
 use incidex_schema::report::{ReportContent, parse_report, report_input_example};
 use proptest::prelude::*;
 use serde_json::{Value, json};

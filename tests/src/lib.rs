@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 
 use incidex_api::config::{LogFormat, Overrides};
-use incidex_api::members::{self, NewClient, NewOperator, NewUser};
 use incidex_api::state::AppState;
 use incidex_api::{Application, Settings};
+use incidex_registry::members::{self, NewClient, NewOperator, NewUser};
 pub use incidex_schema::db::Backend;
 use incidex_schema::db::testing::{TEST_DATABASE_URL_VAR, TestDatabase};
 use incidex_schema::identity::Role;
@@ -135,7 +135,7 @@ impl TestApp {
     /// Registers an operator directly in the database (as `incidex admin`
     /// does) and returns its id.
     pub fn create_operator(&self, name: &str, aliases: &[&str], country: Option<&str>) -> String {
-        let mut conn = self.state.pool.get().expect("connection");
+        let mut conn = self.state.registry.pool.get().expect("connection");
         members::create_operator(
             &mut conn,
             NewOperator {
@@ -152,10 +152,10 @@ impl TestApp {
     /// Creates an API client (as `incidex admin create-client` does) and
     /// returns its id and secret.
     pub fn create_client(&self, role: Role, operator: Option<&str>) -> (String, String) {
-        let mut conn = self.state.pool.get().expect("connection");
+        let mut conn = self.state.registry.pool.get().expect("connection");
         let c = members::create_client(
             &mut conn,
-            &self.state.hasher,
+            &self.state.registry.hasher,
             NewClient {
                 operator: operator.map(str::to_owned),
                 role,
@@ -168,10 +168,10 @@ impl TestApp {
 
     /// Creates a web user with a password.
     pub fn create_user(&self, username: &str, role: Role, password: &str) {
-        let mut conn = self.state.pool.get().expect("connection");
+        let mut conn = self.state.registry.pool.get().expect("connection");
         members::create_user(
             &mut conn,
-            &self.state.hasher,
+            &self.state.registry.hasher,
             NewUser {
                 username: username.into(),
                 role,

@@ -323,7 +323,13 @@ fn has_report(log: &[Value], id: &str) -> bool {
 async fn drain_matcher(app: &TestApp) -> usize {
     let state = app.state.clone();
     actix_web::rt::task::spawn_blocking(move || {
-        let mut matcher = incidex_api::alerts::matcher::Matcher::new(&state);
+        let r = &state.registry;
+        let mut matcher = incidex_registry::alerts::matcher::Matcher::new(
+            r.pool.clone(),
+            r.members.clone(),
+            r.settings.k_anonymity,
+            r.settings.public_url.clone(),
+        );
         let mut queued = 0;
         loop {
             let step = matcher.step().expect("matcher step");
@@ -404,7 +410,7 @@ async fn matches_what_search_shows_each_owner(backend: Backend) {
     assert_eq!(report_ids(&filtered_log), BTreeSet::from([amber.clone()]));
 
     // Why: the word as the report writes it, and the filter values.
-    let mut conn = w.app.state.pool.get().expect("connection");
+    let mut conn = w.app.state.registry.pool.get().expect("connection");
     let payload =
         |saved: &str, report: &str, conn: &mut incidex_schema::db::DbConnection| -> Value {
             let (rows, _) =
@@ -434,7 +440,7 @@ async fn matches_what_search_shows_each_owner(backend: Backend) {
 
     // Consumed once: the same changes again record nothing new.
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         incidex_schema::db::alerts::set_cursor(
             &mut conn,
             "matcher",
@@ -860,7 +866,7 @@ async fn no_duplicates_on_replay_or_with_two_replicas(backend: Backend) {
     // The matcher's cursor goes back (as after restoring a backup): the
     // same matches are found again, and recorded once.
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         incidex_schema::db::alerts::set_cursor(
             &mut conn,
             "matcher",
@@ -965,7 +971,7 @@ async fn saved_searches_belong_to_their_owner(backend: Backend) {
 
     // Another client of the same member shares it.
     let op_b_again = {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         incidex_schema::db::alerts::find_saved_search(&mut conn, &saved)
             .expect("find")
             .expect("row")
@@ -1235,15 +1241,15 @@ async fn revoked_owners_hear_nothing(backend: Backend) {
     let (revoked_saved, _) = w.save(&analyst, "q=godwit", &rx.url).await;
     let (live_saved, _) = w.save(&w.analyst, "q=godwit", &rx.url).await;
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
-        incidex_api::members::revoke_client(&mut conn, &client_id).expect("revoke");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
+        incidex_registry::members::revoke_client(&mut conn, &client_id).expect("revoke");
     }
     let report = w.publish(&example("amber", "godwit")).await;
     let log = w
         .deliveries_until(&w.analyst, &live_saved, |l| has_report(l, &report))
         .await;
     assert!(has_report(&log, &report), "{log:?}");
-    let mut conn = w.app.state.pool.get().expect("connection");
+    let mut conn = w.app.state.registry.pool.get().expect("connection");
     let (revoked_log, total) =
         incidex_schema::db::alerts::list_deliveries(&mut conn, &revoked_saved, None, 10, 0)
             .expect("log");

@@ -59,7 +59,7 @@ async fn token_exchange_and_bad_credentials(backend: Backend) {
 
     // The JWK set publishes the key the token names.
     let jwks: Value = app.get("/api/v1/keys").await.json().await.expect("json");
-    assert_eq!(jwks["keys"][0]["kid"], app.state.keys.kid);
+    assert_eq!(jwks["keys"][0]["kid"], app.state.registry.keys.kid);
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
 }
 
@@ -107,11 +107,13 @@ async fn bad_tokens_are_rejected(backend: Backend) {
         ..good.clone()
     };
     let mut hs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-    hs_header.kid = Some(app.state.keys.kid.clone());
+    hs_header.kid = Some(app.state.registry.keys.kid.clone());
     let wrong_alg = jsonwebtoken::encode(
         &hs_header,
         &good,
-        &jsonwebtoken::EncodingKey::from_secret(app.state.keys.public_key_b64().as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(
+            app.state.registry.keys.public_key_b64().as_bytes(),
+        ),
     )
     .expect("encode");
     let good_token = sign(&good);
@@ -253,8 +255,8 @@ async fn revocations_elsewhere_take_effect(backend: Backend) {
         assert_eq!(status, 200, "{body}");
     }
     {
-        let mut conn = app.state.pool.get().expect("connection");
-        incidex_api::members::revoke_client(&mut conn, &id).expect("revoked");
+        let mut conn = app.state.registry.pool.get().expect("connection");
+        incidex_registry::members::revoke_client(&mut conn, &id).expect("revoked");
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use incidex_api::clustering::{ReclusterMode, recluster};
+use incidex_registry::clusters::{ReclusterMode, recluster};
 use incidex_schema::identity::Role;
 use incidex_tests::{Backend, TestApp, on_both_backends, problem};
 use reqwest::Method;
@@ -398,8 +398,8 @@ async fn assignments(w: &World) -> BTreeMap<String, String> {
     out
 }
 
-async fn run_recluster(w: &World) -> incidex_api::clustering::ReclusterSummary {
-    let pool = w.app.state.pool.clone();
+async fn run_recluster(w: &World) -> incidex_registry::clusters::ReclusterSummary {
+    let pool = w.app.state.registry.pool.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get().expect("connection");
         recluster(&mut conn, ReclusterMode::Now)

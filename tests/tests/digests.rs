@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-use incidex_api::digests::scheduler::{self, TickSummary};
-use incidex_api::digests::{DigestKind, Period};
+use incidex_registry::digests::scheduler::{self, TickSummary};
+use incidex_registry::digests::{DigestKind, Period};
 use incidex_schema::db::digests::{self as store, Claim, DigestKey, DigestRow};
 use incidex_schema::db::reports::now;
 use incidex_schema::db::testing::{backdate_change, backdate_report};
@@ -64,7 +64,7 @@ fn body(tlp: &str, marker: &str, minor: bool) -> Value {
 }
 
 fn backdate(app: &TestApp, id: &str, at: NaiveDateTime) {
-    let mut conn = app.state.pool.get().expect("connection");
+    let mut conn = app.state.registry.pool.get().expect("connection");
     backdate_report(&mut conn, id, at).expect("backdate");
 }
 
@@ -158,7 +158,7 @@ async fn world_with(
         .await;
     assert_eq!(status, 200, "{out}");
     {
-        let mut conn = app.state.pool.get().expect("connection");
+        let mut conn = app.state.registry.pool.get().expect("connection");
         backdate_change(&mut conn, &amended, "amended", day(4, 15)).expect("backdate");
     }
     ids.insert("amended", amended);
@@ -190,20 +190,20 @@ async fn world_with(
 
 async fn tick(app: &TestApp) -> TickSummary {
     let state = app.state.clone();
-    actix_web::rt::task::spawn_blocking(move || scheduler::tick(&state, now()))
+    actix_web::rt::task::spawn_blocking(move || scheduler::tick(&state.registry.digests, now()))
         .await
         .expect("tick task")
         .expect("tick")
 }
 
 fn row(app: &TestApp, id: &str) -> Option<DigestRow> {
-    let mut conn = app.state.pool.get().expect("connection");
+    let mut conn = app.state.registry.pool.get().expect("connection");
     store::find(&mut conn, id).expect("query")
 }
 
 fn all_rows(app: &TestApp) -> Vec<DigestRow> {
     use incidex_schema::schema::digests;
-    let mut conn = app.state.pool.get().expect("connection");
+    let mut conn = app.state.registry.pool.get().expect("connection");
     digests::table
         .order(digests::id.asc())
         .select(<DigestRow as diesel::SelectableHelper<_>>::as_select())
@@ -604,7 +604,7 @@ async fn servers_sharing_a_database_produce_each_digest_once(backend: Backend) {
     for app in [&b, &c, &b, &c, &w.app] {
         let state = app.state.clone();
         ticks.push(actix_web::rt::task::spawn_blocking(move || {
-            scheduler::tick(&state, now())
+            scheduler::tick(&state.registry.digests, now())
         }));
     }
     let mut produced = Vec::new();
@@ -662,7 +662,7 @@ async fn a_stale_lease_is_taken_over_and_a_live_one_is_not(backend: Backend) {
         period_end: w.week.end,
     };
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         // A process that claimed the members digest 20 minutes ago and
         // died; another that is producing the analysts digest right now.
         let crashed = store::claim(
@@ -694,7 +694,7 @@ async fn a_stale_lease_is_taken_over_and_a_live_one_is_not(backend: Backend) {
     assert_eq!((taken.status.as_str(), taken.attempts), ("done", 2));
     // The crashed holder cannot overwrite it when it comes back.
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         assert!(!store::complete(&mut conn, members, "crashed", "{}", 0, now()).expect("complete"));
         assert!(!store::fail(&mut conn, members, "crashed", "late", now()).expect("fail"));
     }
@@ -722,10 +722,12 @@ async fn a_stale_lease_is_taken_over_and_a_live_one_is_not(backend: Backend) {
     // Once its lease has run out (the holder died too), a tick retakes it.
     let state = w.app.state.clone();
     let later = now() + lease + TimeDelta::seconds(1);
-    let summary = actix_web::rt::task::spawn_blocking(move || scheduler::tick(&state, later))
-        .await
-        .expect("task")
-        .expect("tick");
+    let summary = actix_web::rt::task::spawn_blocking(move || {
+        scheduler::tick(&state.registry.digests, later)
+    })
+    .await
+    .expect("task")
+    .expect("tick");
     assert!(
         summary.produced.contains(&analysts.to_owned()),
         "{summary:?}"
@@ -749,7 +751,7 @@ async fn a_failed_digest_is_retried_on_the_next_tick(backend: Backend) {
     use incidex_schema::schema::reports;
     let green = w.id("green").to_owned();
     let stored: String = {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         let content = reports::table
             .find(&green)
             .select(reports::content)
@@ -788,7 +790,7 @@ async fn a_failed_digest_is_retried_on_the_next_tick(backend: Backend) {
     .await;
 
     {
-        let mut conn = w.app.state.pool.get().expect("connection");
+        let mut conn = w.app.state.registry.pool.get().expect("connection");
         diesel::update(reports::table.find(&green))
             .set(reports::content.eq(stored))
             .execute(&mut **conn)

@@ -6,11 +6,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use incidex_api::filing::owner_key;
-use incidex_api::filing_queue::{
-    Filing, IdempotencyScope, Publication, Work, file_one, store_all, store_batch, store_one,
+use incidex_api::http::error::code_for;
+use incidex_api::routes::reports::status_of;
+use incidex_registry::keys::owner_key;
+use incidex_registry::reports::IdempotencyScope;
+use incidex_registry::reports::idempotency::request_hash;
+use incidex_registry::reports::queue::{
+    Filing, Publication, Work, file_one, store_all, store_batch, store_one,
 };
-use incidex_api::idempotency::request_hash;
 use incidex_schema::db::changes::changes_after;
 use incidex_schema::db::{DbConnection, lessons, reports};
 use incidex_schema::identity::Role;
@@ -59,11 +62,11 @@ impl World {
         let state = &self.app.state;
         Filing {
             operator_id: self.operator.clone(),
-            owner: owner_key(&state.keys, &self.operator),
+            owner: owner_key(&state.registry.keys, &self.operator),
             content: parse_report(body.clone()).expect("valid report"),
             publish: path.ends_with("publish=true"),
             idempotency: key.map(|key| IdempotencyScope {
-                scope: state.keys.opaque_key("idem", &self.client_id),
+                scope: state.registry.keys.opaque_key("idem", &self.client_id),
                 key: key.to_owned(),
                 request_hash: request_hash("POST", path, &raw),
             }),
@@ -71,7 +74,7 @@ impl World {
     }
 
     fn conn(&self) -> diesel::r2d2::PooledConnection<incidex_schema::db::ConnectionManager> {
-        self.app.state.pool.get().expect("connection")
+        self.app.state.registry.pool.get().expect("connection")
     }
 
     async fn post(&self, path: &str, body: &Value, key: &str) -> reqwest::Response {
@@ -144,7 +147,7 @@ async fn a_batch_stores_what_single_filings_store(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let ctx = w.app.state.filing_context();
+    let ctx = w.app.state.registry.reports.queue.context().clone();
     let mut conn = w.conn();
     let filings = vec![
         Work::from(w.filing("/api/v1/reports", &body(1), None)),
@@ -153,7 +156,11 @@ async fn a_batch_stores_what_single_filings_store(backend: Backend) {
     ];
     let batch = store_batch(&ctx, &mut conn, &filings).expect("the batch commits");
     assert_eq!(batch.len(), 3);
-    assert!(batch.iter().all(|r| r.status == 201 && !r.replayed));
+    assert!(
+        batch
+            .iter()
+            .all(|r| status_of(r.outcome) == 201 && !r.replayed)
+    );
     let ids: Vec<String> = batch
         .iter()
         .map(|r| r.body["id"].as_str().expect("id").to_owned())
@@ -228,7 +235,7 @@ async fn a_batch_stores_what_single_filings_store(backend: Backend) {
         Some("true")
     );
     assert_eq!(retry.json::<Value>().await.expect("json"), batch[2].body);
-    w.app.state.reports_changed();
+    w.app.state.registry.changed.notify();
     let found = w
         .app
         .search_until("/api/v1/search?q=%22batch+filing+number%22", &w.token, 3)
@@ -256,7 +263,7 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     let Some(w) = world(backend).await else {
         return;
     };
-    let ctx = w.app.state.filing_context();
+    let ctx = w.app.state.registry.reports.queue.context().clone();
     let mut conn = w.conn();
     let first =
         file_one(&ctx, &mut conn, w.filing(ONE_SHOT, &body(1), Some("taken"))).expect("filed");
@@ -313,7 +320,7 @@ async fn a_failed_batch_stores_nothing_and_answers_each_filing(backend: Backend)
     );
     assert!(answers[0].is_ok());
     let refused = answers[1].as_ref().expect_err("refused");
-    assert_eq!(refused.code().as_str(), "idempotency_key_reused");
+    assert_eq!(code_for(refused).as_str(), "idempotency_key_reused");
     assert_eq!(count(&mut conn), 4);
 }
 
@@ -321,11 +328,11 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
     let Some(w) = world(backend).await else {
         return;
     };
-    let ctx = w.app.state.filing_context();
+    let ctx = w.app.state.registry.reports.queue.context().clone();
     let other = w
         .app
         .create_operator("Beta Telecom", &["BetaTel"], Some("FR"));
-    let other_owner = owner_key(&w.app.state.keys, &other);
+    let other_owner = owner_key(&w.app.state.registry.keys, &other);
     let mut conn = w.conn();
     let draft = |conn: &mut DbConnection, n: usize| -> String {
         let r = file_one(&ctx, conn, w.filing("/api/v1/reports", &body(n), None)).expect("filed");
@@ -336,13 +343,13 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
             id: id.to_owned(),
             owner: owner.to_owned(),
             idempotency: key.map(|key| IdempotencyScope {
-                scope: w.app.state.keys.opaque_key("idem", &w.client_id),
+                scope: w.app.state.registry.keys.opaque_key("idem", &w.client_id),
                 key: key.to_owned(),
                 request_hash: request_hash("POST", &format!("/api/v1/reports/{id}/publish"), b""),
             }),
         })
     };
-    let owner = owner_key(&w.app.state.keys, &w.operator);
+    let owner = owner_key(&w.app.state.registry.keys, &w.operator);
     let (d1, d2, d3) = (
         draft(&mut conn, 1),
         draft(&mut conn, 2),
@@ -361,14 +368,17 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
     )
     .expect("the batch commits");
     assert_eq!(
-        answers.iter().map(|a| a.status).collect::<Vec<_>>(),
+        answers
+            .iter()
+            .map(|a| status_of(a.outcome).as_u16())
+            .collect::<Vec<_>>(),
         [200, 201, 200]
     );
     assert_eq!(answers[0].body["report"]["id"], d1.as_str());
     assert_eq!(answers[2].body["report"]["status"], "published");
     // Stored as a single publish stores it.
     let single = store_one(&ctx, &mut conn, publication(&d3, &owner, None)).expect("published");
-    assert_eq!(single.status, 200);
+    assert_eq!(status_of(single.outcome), 200);
     let (a, b) = (stored(&mut conn, &d1), stored(&mut conn, &d3));
     assert_eq!(a, b);
     assert_eq!(a["changes"], json!([["created", 1], ["published", 1]]));
@@ -420,13 +430,12 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
     assert!(store_batch(&ctx, &mut conn, &intruder()).is_err());
     assert_eq!(stored(&mut conn, &d5)["status"], "draft", "rolled back");
     let answers = store_all(&ctx, &mut conn, intruder());
-    assert_eq!(answers[0].as_ref().expect("own draft").status, 200);
     assert_eq!(
-        answers[1]
-            .as_ref()
-            .expect_err("not its draft")
-            .code()
-            .as_str(),
+        status_of(answers[0].as_ref().expect("own draft").outcome),
+        200
+    );
+    assert_eq!(
+        code_for(answers[1].as_ref().expect_err("not its draft")).as_str(),
         "not_found"
     );
     assert_eq!(stored(&mut conn, &d6)["status"], "draft");
@@ -438,13 +447,12 @@ async fn publications_are_batched_like_single_publishes(backend: Backend) {
             publication(&d6, &owner, None),
         ],
     );
-    assert_eq!(answers[0].as_ref().expect("published").status, 200);
     assert_eq!(
-        answers[1]
-            .as_ref()
-            .expect_err("already published")
-            .code()
-            .as_str(),
+        status_of(answers[0].as_ref().expect("published").outcome),
+        200
+    );
+    assert_eq!(
+        code_for(answers[1].as_ref().expect_err("already published")).as_str(),
         "conflict"
     );
     assert_eq!(

@@ -89,7 +89,7 @@ async fn dropped_database_connections_are_replaced(backend: Backend) {
         .await;
     let list = "/api/v1/reports?mine=true";
     let terminate_others = || {
-        let mut conn = app.state.pool.get().expect("connection");
+        let mut conn = app.state.registry.pool.get().expect("connection");
         diesel::sql_query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
@@ -119,7 +119,7 @@ async fn dropped_database_connections_are_replaced(backend: Backend) {
     }
 
     terminate_others();
-    let pool_size = app.state.pool.max_size() as usize;
+    let pool_size = app.state.registry.pool.max_size() as usize;
     let mut failures = 0;
     for _ in 0..pool_size {
         for (status, body) in round().await {

@@ -551,7 +551,7 @@ async fn endorsements_count_once_per_member_and_never_attributed(backend: Backen
         assert!(!text.contains("Beta") && !text.contains("Gamma"), "{text}");
     }
     // What is stored does not say who either.
-    let mut conn = w.app.state.pool.get().expect("connection");
+    let mut conn = w.app.state.registry.pool.get().expect("connection");
     use incidex_schema::schema::lesson_endorsements as e;
     let keys: Vec<String> = e::table
         .filter(e::lesson_id.eq(&lesson))

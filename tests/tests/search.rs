@@ -346,13 +346,13 @@ async fn reindex_gives_the_same_results(backend: Backend) {
             12,
         )
         .await;
-    let index = w.app.state.index.clone().expect("index running");
+    let index = w.app.state.registry.index.clone().expect("index running");
     let state = w.app.state.clone();
     let rebuilt = tokio::task::spawn_blocking(move || {
-        incidex_api::indexing::Follower::rebuild(
-            &state.pool,
+        incidex_registry::index::Follower::rebuild(
+            &state.registry.pool,
             &index.handle,
-            &state.members,
+            &state.registry.members,
             state.settings.k_anonymity,
             |_, _| {},
         )

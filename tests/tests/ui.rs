@@ -67,7 +67,11 @@ async fn world(backend: Backend) -> Option<World> {
     let app = TestApp::spawn(backend).await?;
     let state = app.state.clone();
     let seeded = actix_web::rt::task::spawn_blocking(move || {
-        incidex_api::ui::demo::seed(&state, Some(PASSWORD.to_owned()))
+        incidex_registry::demo::seed(
+            &state.registry.reports,
+            &state.registry.hasher,
+            Some(PASSWORD.to_owned()),
+        )
     })
     .await
     .expect("seeding task")
@@ -75,7 +79,7 @@ async fn world(backend: Backend) -> Option<World> {
     assert_eq!(seeded.published, 32);
     assert!(seeded.user_created && seeded.generated_password.is_none());
     let operator = {
-        let mut conn = app.state.pool.get().expect("connection");
+        let mut conn = app.state.registry.pool.get().expect("connection");
         incidex_schema::db::identity::find_operator_by_name(&mut conn, "Demo Fixed")
             .expect("query")
             .expect("demo operator")
@@ -848,8 +852,8 @@ async fn digests_page_lists_and_serves_digests(backend: Backend) {
     app.create_user("analyst", Role::Analyst, PASSWORD);
     let op = app.create_operator("Demo Fixed", &[], None);
     let reporter = app.token_for(Role::Reporter, Some(&op)).await;
-    let week = incidex_api::digests::Period::containing(
-        incidex_api::digests::DigestKind::Weekly,
+    let week = incidex_registry::digests::Period::containing(
+        incidex_registry::digests::DigestKind::Weekly,
         incidex_schema::db::reports::now(),
     )
     .previous();
@@ -859,7 +863,7 @@ async fn digests_page_lists_and_serves_digests(backend: Backend) {
         ("red", "redkite"),
     ] {
         let id = file(&app, &reporter, tlp, marker, true).await;
-        let mut conn = app.state.pool.get().expect("connection");
+        let mut conn = app.state.registry.pool.get().expect("connection");
         incidex_schema::db::testing::backdate_report(
             &mut conn,
             &id,
@@ -869,7 +873,10 @@ async fn digests_page_lists_and_serves_digests(backend: Backend) {
     }
     let state = app.state.clone();
     let summary = actix_web::rt::task::spawn_blocking(move || {
-        incidex_api::digests::scheduler::tick(&state, incidex_schema::db::reports::now())
+        incidex_registry::digests::scheduler::tick(
+            &state.registry.digests,
+            incidex_schema::db::reports::now(),
+        )
     })
     .await
     .expect("task")

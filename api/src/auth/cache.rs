@@ -164,12 +164,12 @@ mod tests {
     use incidex_schema::identity::Role;
 
     fn principal() -> Principal {
-        Principal {
+        Principal(incidex_registry::Caller {
             subject: "client-1".into(),
             kind: PrincipalKind::Client,
             operator_id: Some("op".into()),
             role: Role::Reporter,
-        }
+        })
     }
 
     #[test]

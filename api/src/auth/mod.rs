@@ -1,4 +1,5 @@
-//! Authentication: keys, JWTs, secret hashing and the role extractors.
+//! Authentication: JWTs, the credential cache and the role extractors
+//! (the keys and secret hashing are the registry's).
 //!
 //! Policy: tokens are EdDSA (Ed25519) JWTs signed with the registry's key
 //! (generated on first start under `<data_dir>/keys/` unless configured);
@@ -11,13 +12,11 @@
 //! how, across replicas too).
 
 mod cache;
-mod keys;
 mod principal;
-mod secrets;
 mod tokens;
 
 pub use cache::{CredentialCache, EPOCH_POLL};
-pub use keys::{KeyError, RegistryKeys};
+pub use incidex_registry::keys::{KeyError, RegistryKeys};
+pub use incidex_registry::members::{SecretHasher, generate_secret};
 pub use principal::{Admin, Analyst, AnyRole, Principal, PrincipalKind, Reader, Reporter};
-pub use secrets::{SecretHasher, generate_secret};
 pub use tokens::{Claims, ExternalIssuer, TokenError, TokenService};

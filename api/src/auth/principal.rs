@@ -10,28 +10,24 @@ use actix_web::{FromRequest, HttpRequest, web};
 use incidex_schema::db::identity;
 use incidex_schema::identity::Role;
 
+pub use incidex_registry::caller::CallerKind as PrincipalKind;
+use incidex_registry::{Caller, RegistryError};
+
 use super::tokens::Claims;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrincipalKind {
-    /// An API client (client id and secret).
-    Client,
-    /// A web user (username and password).
-    User,
-    /// A token of a configured external identity provider.
-    External,
-}
+/// Who is calling, after their token has been checked: the registry's
+/// [`Caller`], as an extractor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal(pub Caller);
 
-/// Who is calling, after their token has been checked.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub subject: String,
-    pub kind: PrincipalKind,
-    /// The member operator a reporter acts for.
-    pub operator_id: Option<String>,
-    pub role: Role,
+impl std::ops::Deref for Principal {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
 }
 
 fn unauthenticated(detail: &str) -> ApiError {
@@ -69,29 +65,26 @@ impl Principal {
             "user" => PrincipalKind::User,
             _ => PrincipalKind::External,
         };
-        let pool = state.pool.clone();
+        let pool = state.registry.pool.clone();
         let subject = claims.sub.clone();
         let operator = claims.op.clone();
-        let check = web::block(move || -> Result<Liveness, ApiError> {
-            let mut conn = pool.get().map_err(incidex_schema::db::StorageError::from)?;
-            let result = liveness(&mut conn, kind, &subject, role, operator.as_ref());
-            if result.is_err() {
-                incidex_schema::db::discard_if_lost(&mut conn);
-            }
-            result
+        let check = crate::http::blocking(move || {
+            incidex_registry::conn::with_connection(&pool, |conn| {
+                liveness(conn, kind, &subject, role, operator.as_ref())
+            })
         })
-        .await??;
+        .await?;
         let Liveness::Live { expires } = check else {
             return Err(unauthenticated(
                 "the credentials behind this token are revoked, expired or unknown",
             ));
         };
-        let principal = Principal {
+        let principal = Principal(Caller {
             subject: claims.sub,
             kind,
             operator_id: claims.op,
             role,
-        };
+        });
         if let Some(epoch) = epoch {
             state.credentials.store(
                 key,
@@ -120,7 +113,7 @@ fn liveness(
     subject: &str,
     role: Role,
     operator: Option<&String>,
-) -> Result<Liveness, ApiError> {
+) -> Result<Liveness, RegistryError> {
     let live = |ok: bool| {
         if ok {
             Liveness::Live { expires: None }

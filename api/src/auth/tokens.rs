@@ -7,7 +7,7 @@ use incidex_schema::identity::Role;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::keys::RegistryKeys;
+use incidex_registry::keys::RegistryKeys;
 
 /// Leeway for clock skew when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;

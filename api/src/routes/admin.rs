@@ -5,10 +5,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Admin;
-use crate::error::{ApiResult, Problem};
-use crate::extract::JsonBody;
-use crate::members::{self, Client, IssuedClient, NewClient, NewOperator, NewUser, Operator, User};
+use crate::http::JsonBody;
+use crate::http::{ApiResult, Problem};
 use crate::state::AppState;
+use incidex_registry::members::{
+    self, Client, IssuedClient, NewClient, NewOperator, NewUser, Operator, User,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Items<T> {
@@ -22,7 +24,10 @@ where
         + Send
         + 'static,
 {
-    crate::routes::reports::db(state, move |conn| Ok(f(conn)?)).await
+    crate::http::db(state, move |conn| {
+        f(conn).map_err(incidex_registry::RegistryError::from)
+    })
+    .await
 }
 
 /// Register a member operator (its name and aliases are scrubbed from every report).
@@ -85,7 +90,7 @@ pub async fn create_client(
     body: JsonBody<NewClient>,
 ) -> ApiResult<HttpResponse> {
     let input = body.value;
-    let hasher = state.hasher.clone();
+    let hasher = state.registry.hasher.clone();
     let client = with_conn(&state, move |conn| {
         members::create_client(conn, &hasher, input)
     })
@@ -160,7 +165,7 @@ pub async fn create_user(
     body: JsonBody<NewUser>,
 ) -> ApiResult<HttpResponse> {
     let input = body.value;
-    let hasher = state.hasher.clone();
+    let hasher = state.registry.hasher.clone();
     let user = with_conn(&state, move |conn| {
         members::create_user(conn, &hasher, input)
     })

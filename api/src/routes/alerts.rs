@@ -18,13 +18,15 @@ use incidex_schema::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::alerts::saved::{MAX_NAME_CHARS, Owner, SavedQuery, new_salt, signing_secret};
-use crate::alerts::webhook::check_url;
 use crate::auth::Reader;
-use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::extract::JsonBody;
-use crate::routes::reports::db;
+use crate::http::JsonBody;
+use crate::http::db;
+use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
+use incidex_registry::alerts::saved::{
+    MAX_NAME_CHARS, Owner, SavedQuery, new_salt, signing_secret,
+};
+use incidex_registry::alerts::webhook::check_url;
 
 /// The largest body accepted when saving a search.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -141,7 +143,7 @@ pub struct DeliveryQuery {
 
 fn view(row: &SavedSearchRow) -> SavedSearch {
     let tlp_levels = incidex_schema::identity::Role::parse(&row.role)
-        .map(|r| crate::views::readable_tlps(r).to_vec())
+        .map(|r| incidex_registry::visibility::readable_tlps(r).to_vec())
         .unwrap_or_default();
     SavedSearch {
         id: row.id.clone(),
@@ -300,7 +302,7 @@ pub async fn create(
         })
     })
     .await?;
-    let secret = signing_secret(&state.keys, &row.id, &row.secret_salt);
+    let secret = signing_secret(&state.registry.keys, &row.id, &row.secret_salt);
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -325,7 +327,7 @@ pub async fn create(
 #[get("/api/v1/saved-searches")]
 pub async fn list(reader: Reader, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let owner = owner_of(&reader)?;
-    let rows = db(&state, move |conn| {
+    let rows = db(&state, move |conn| -> ApiResult<_> {
         Ok(alerts::owned_saved_searches(conn, owner.kind, &owner.id)?)
     })
     .await?;
@@ -379,7 +381,7 @@ pub async fn remove(
     let owner = owner_of(&reader)?;
     let id = path.into_inner();
     db(&state, move |conn| {
-        write_transaction(conn, |conn| {
+        write_transaction(conn, |conn| -> ApiResult<_> {
             owned(conn, &owner, &id)?;
             alerts::delete_saved_search(conn, &id)?;
             Ok(())
@@ -481,7 +483,7 @@ pub async fn rotate_secret(
     let stored = salt.clone();
     let saved_id = id.clone();
     db(&state, move |conn| {
-        write_transaction(conn, |conn| {
+        write_transaction(conn, |conn| -> ApiResult<_> {
             owned(conn, &owner, &id)?;
             alerts::set_secret_salt(conn, &id, &stored, now())?;
             Ok(())
@@ -489,7 +491,7 @@ pub async fn rotate_secret(
     })
     .await?;
     Ok(HttpResponse::Ok().json(RotatedSecret {
-        secret: signing_secret(&state.keys, &saved_id, &salt),
+        secret: signing_secret(&state.registry.keys, &saved_id, &salt),
     }))
 }
 
@@ -516,9 +518,9 @@ pub async fn test(
     let owner = owner_of(&reader)?;
     let id = path.into_inner();
     let row = db(&state, move |conn| owned(conn, &owner, &id)).await?;
-    let secret = signing_secret(&state.keys, &row.id, &row.secret_salt);
-    let outcome = crate::alerts::delivery::ping(
-        &state.alerts.sender,
+    let secret = signing_secret(&state.registry.keys, &row.id, &row.secret_salt);
+    let outcome = incidex_registry::alerts::delivery::ping(
+        &state.registry.alerts.sender,
         &row.webhook_url,
         &secret,
         &row.id,
@@ -575,7 +577,7 @@ pub async fn deliveries(
     if offset < 0 {
         return Err(bad("offset", "0 or more"));
     }
-    let (rows, total) = db(&state, move |conn| {
+    let (rows, total) = db(&state, move |conn| -> ApiResult<_> {
         owned(conn, &owner, &id)?;
         Ok(alerts::list_deliveries(conn, &id, status, limit, offset)?)
     })

@@ -6,13 +6,13 @@ use incidex_schema::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::anonymise::Redaction;
 use crate::auth::Reporter;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::JsonBody;
-use crate::intake::anonymise_text;
-use crate::routes::reports::db;
+use crate::http::JsonBody;
+use crate::http::db;
+use crate::http::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use incidex_registry::anonymise::Redaction;
+use incidex_registry::reports::intake::anonymise_text;
 
 pub const MAX_TERMS: usize = 500;
 pub const MAX_TERM_CHARS: usize = 200;
@@ -65,7 +65,7 @@ pub async fn anonymise(
     }
     let st = state.clone();
     let scrubbed = db(&state, move |conn| {
-        anonymise_text(&st.members, conn, &reporter.operator_id, &text)
+        anonymise_text(&st.registry.members, conn, &reporter.operator_id, &text)
     })
     .await?;
     Ok(HttpResponse::Ok().json(AnonymiseResponse {
@@ -87,7 +87,7 @@ pub async fn anonymise(
 )]
 #[get("/api/v1/operators/me/sensitive-terms")]
 pub async fn get_terms(reporter: Reporter, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let terms = db(&state, move |conn| {
+    let terms = db(&state, move |conn| -> ApiResult<_> {
         let row = identity::find_operator(conn, &reporter.operator_id)?
             .ok_or_else(ApiError::not_found)?;
         Ok(row.sensitive_term_list()?)
@@ -147,7 +147,7 @@ pub async fn put_terms(
         return Err(ApiError::validation(errors));
     }
     let json = serde_json::to_string(&terms).map_err(ApiError::internal)?;
-    db(&state, move |conn| {
+    db(&state, move |conn| -> ApiResult<_> {
         identity::set_sensitive_terms(conn, &reporter.operator_id, &json)?;
         Ok(())
     })

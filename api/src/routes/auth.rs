@@ -8,8 +8,8 @@ use incidex_schema::identity::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::extract::JsonBody;
+use crate::http::JsonBody;
+use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 
 /// Failed logins in a row before a user is locked out.
@@ -70,11 +70,12 @@ pub async fn token(
     let st = state.clone();
     let client = web::block(move || -> Result<_, ApiError> {
         let mut conn = st
+            .registry
             .pool
             .get()
             .map_err(incidex_schema::db::StorageError::from)?;
         let row = identity::find_client(&mut conn, &request.client_id)?;
-        let ok = st.hasher.verify(
+        let ok = st.registry.hasher.verify(
             &request.client_secret,
             row.as_ref().map(|r| r.secret_hash.as_str()),
         );
@@ -138,6 +139,7 @@ pub async fn check_password(
     let st = state.clone();
     web::block(move || -> Result<(String, Role), ApiError> {
         let mut conn = st
+            .registry
             .pool
             .get()
             .map_err(incidex_schema::db::StorageError::from)?;
@@ -152,6 +154,7 @@ pub async fn check_password(
             ));
         }
         let ok = st
+            .registry
             .hasher
             .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()));
         let user = user.ok_or_else(bad_credentials)?;
@@ -188,8 +191,8 @@ pub async fn keys(state: web::Data<AppState>) -> HttpResponse {
             "crv": "Ed25519",
             "alg": "EdDSA",
             "use": "sig",
-            "kid": state.keys.kid,
-            "x": state.keys.public_key_b64(),
+            "kid": state.registry.keys.kid,
+            "x": state.registry.keys.public_key_b64(),
         }]
     }))
 }

@@ -1,6 +1,6 @@
 //! Clusters of similar incidents, as each reader may see them, and the
 //! lessons analysts curate for them. Everything shown is computed from the
-//! members the caller may read (see `crate::clustering`); a cluster with
+//! members the caller may read (see `incidex_registry::clusters`); a cluster with
 //! none is 404.
 
 use actix_web::{HttpResponse, get, post, web};
@@ -9,12 +9,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Analyst, Reader};
-use crate::clustering::{self, ClusterDetail, ClusterPage, ClusterSort, Viewer};
-use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::extract::JsonBody;
-use crate::lessons::{CuratedLesson, NewCuratedLesson};
-use crate::routes::reports::db;
+use crate::http::JsonBody;
+use crate::http::db;
+use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
+use incidex_registry::clusters::{ClusterDetail, ClusterPage, ClusterSort};
+use incidex_registry::lessons::{CuratedLesson, NewCuratedLesson};
+use incidex_registry::visibility::Viewer;
 
 pub const MAX_CLUSTER_PAGE: usize = 200;
 
@@ -57,10 +58,10 @@ pub async fn list(
             ]),
         );
     }
-    let viewer = Viewer::new(&reader.0, &state.keys);
-    let stats = clustering::live_stats(&state);
+    let viewer = Viewer::new(&reader.0, &state.registry.keys);
+    let stats = state.registry.live_index();
     let page = db(&state, move |conn| {
-        clustering::list_clusters(
+        incidex_registry::clusters::list_clusters(
             conn,
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
@@ -93,10 +94,10 @@ pub async fn read(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    let viewer = Viewer::new(&reader.0, &state.keys);
-    let stats = clustering::live_stats(&state);
+    let viewer = Viewer::new(&reader.0, &state.registry.keys);
+    let stats = state.registry.live_index();
     let detail = db(&state, move |conn| {
-        clustering::cluster_detail(
+        incidex_registry::clusters::cluster_detail(
             conn,
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
@@ -134,11 +135,11 @@ pub async fn add_lesson(
     body: JsonBody<NewCuratedLesson>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    let viewer = Viewer::new(&analyst.0, &state.keys);
+    let viewer = Viewer::new(&analyst.0, &state.registry.keys);
     let st = state.clone();
     let input = body.value;
     let created = db(&state, move |conn| {
-        crate::lessons::add_curated(conn, &st.members, &viewer, &id, input)
+        incidex_registry::lessons::add_curated(conn, &st.registry.members, &viewer, &id, input)
     })
     .await?;
     Ok(HttpResponse::Created().json(created))

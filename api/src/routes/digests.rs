@@ -2,7 +2,7 @@
 //! reader sees the digests of their audience only (reporters: `members`,
 //! TLP clear and green; analysts: `analysts`, clear, green and amber); any
 //! other digest is 404, so its existence is not revealed. See
-//! `crate::digests` and `docs/digests.md`.
+//! `incidex_registry::digests` and `docs/digests.md`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Reader};
-use crate::digests::render::{self, Format};
-use crate::digests::{Audience, Digest, DigestKind, PeriodInfo, feed};
-use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::routes::reports::db;
+use crate::http::db;
+use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
+use incidex_registry::digests::render::{self, Format};
+use incidex_registry::digests::{Audience, Digest, DigestKind, PeriodInfo, feed};
 
 pub const MAX_DIGEST_PAGE: i64 = 200;
 
@@ -80,7 +80,7 @@ pub struct DigestSummary {
 impl DigestSummary {
     fn from_listing(l: DigestListing) -> Option<DigestSummary> {
         let kind: DigestKind = l.kind.parse().ok()?;
-        let period = crate::digests::Period::containing(kind, l.period_start);
+        let period = incidex_registry::digests::Period::containing(kind, l.period_start);
         Some(DigestSummary {
             links: DigestLinks::of(&l.id),
             kind,
@@ -140,7 +140,7 @@ pub async fn list(
         return Err(out_of_range("offset", "0 or more"));
     }
     let kind = q.kind;
-    let (rows, total) = db(&state, move |conn| {
+    let (rows, total) = db(&state, move |conn| -> ApiResult<_> {
         Ok(store::list_done(
             conn,
             audience.as_str(),
@@ -346,7 +346,7 @@ pub async fn atom(
 ) -> ApiResult<HttpResponse> {
     let audience = audience_of(&reader.0)?;
     let kind = query.kind;
-    let rows = db(&state, move |conn| {
+    let rows = db(&state, move |conn| -> ApiResult<_> {
         Ok(store::latest_done(
             conn,
             audience.as_str(),

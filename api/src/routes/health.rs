@@ -5,7 +5,7 @@ use incidex_schema::db::migration_status;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +42,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let pool = state.pool.clone();
+    let pool = state.registry.pool.clone();
     let checked = web::block(move || {
         let mut conn = pool
             .get()

@@ -1,17 +1,17 @@
 //! Lessons learned: full-text query with filters and facets over the
 //! lessons the caller may see, and endorsements ("we applied this too").
-//! See `crate::lessons` for the rules.
+//! See `incidex_registry::lessons` for the rules.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Reader;
-use crate::clustering::Viewer;
-use crate::error::{ApiResult, Problem};
-use crate::lessons::{Endorsement, LessonList, LessonQuery};
-use crate::routes::reports::db;
+use crate::http::db;
+use crate::http::{ApiResult, Problem};
 use crate::state::AppState;
+use incidex_registry::lessons::{Endorsement, LessonList, LessonQuery};
+use incidex_registry::visibility::Viewer;
 
 /// Query parameters of `GET /api/v1/lessons`. List filters take several
 /// values, repeated (`service=voice&service=sms`) or comma-separated; a
@@ -65,9 +65,9 @@ pub async fn list(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let query = LessonQuery::parse(req.query_string())?;
-    let viewer = Viewer::new(&reader.0, &state.keys);
+    let viewer = Viewer::new(&reader.0, &state.registry.keys);
     let out = db(&state, move |conn| {
-        crate::lessons::list_lessons(conn, &viewer, &query)
+        incidex_registry::lessons::list_lessons(conn, &viewer, &query)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))
@@ -95,9 +95,9 @@ pub async fn endorse(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    let viewer = Viewer::new(&reader.0, &state.keys);
+    let viewer = Viewer::new(&reader.0, &state.registry.keys);
     let out = db(&state, move |conn| {
-        crate::lessons::endorse(conn, &viewer, &id)
+        incidex_registry::lessons::endorse(conn, &viewer, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(out))

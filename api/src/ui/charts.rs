@@ -248,10 +248,10 @@ pub fn duration_strip(title: &str, minutes: &[u32]) -> String {
         let _ = write!(
             out,
             r##"<rect x="{bx:.1}" y="28" width="{bw:.1}" height="44" fill="#cfe3f3" stroke="#0072B2"><title>middle half: {a} to {b}</title></rect><line x1="{mx:.1}" x2="{mx:.1}" y1="24" y2="76" stroke="#D55E00" stroke-width="3"><title>median {m}</title></line>"##,
-            a = esc(&super::labels::minutes(q1.round() as u32)),
-            b = esc(&super::labels::minutes(q3.round() as u32)),
+            a = esc(&incidex_registry::labels::minutes(q1.round() as u32)),
+            b = esc(&incidex_registry::labels::minutes(q3.round() as u32)),
             mx = x(med),
-            m = esc(&super::labels::minutes(med.round() as u32)),
+            m = esc(&incidex_registry::labels::minutes(med.round() as u32)),
         );
         for (i, m) in sorted.iter().enumerate() {
             // A small vertical jitter, deterministic, so equal values stay visible.
@@ -260,7 +260,7 @@ pub fn duration_strip(title: &str, minutes: &[u32]) -> String {
                 out,
                 r##"<circle cx="{cx:.1}" cy="{jy:.1}" r="4" fill="#1f2933" fill-opacity="0.55"><title>{l}</title></circle>"##,
                 cx = x(*m),
-                l = esc(&super::labels::minutes(*m as u32)),
+                l = esc(&incidex_registry::labels::minutes(*m as u32)),
             );
         }
     }

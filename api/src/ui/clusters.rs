@@ -1,6 +1,6 @@
 //! Clusters of similar incidents (`/clusters`, `/clusters/{id}`) and the
 //! analyst's form to add a curated lesson to one. Everything comes from
-//! `crate::clustering` and `crate::lessons` with the signed-in user as
+//! `incidex_registry::clusters` and `incidex_registry::lessons` with the signed-in user as
 //! viewer, exactly as `GET /api/v1/clusters` computes it.
 
 use actix_web::http::{StatusCode, header};
@@ -8,15 +8,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use incidex_indexer::DocFreqs;
 
-use super::labels::label;
 use super::search::Params;
 use super::session::{CSRF_FIELD, csrf_ok, require_analyst};
 use super::{Chrome, message_page, render};
-use crate::clustering::{self, ClusterSort, Viewer};
-use crate::error::ErrorCode;
-use crate::lessons::{Lesson, NewCuratedLesson};
-use crate::routes::reports::db;
+use crate::http::ErrorCode;
+use crate::http::db;
 use crate::state::AppState;
+use incidex_registry::clusters::ClusterSort;
+use incidex_registry::labels::label;
+use incidex_registry::lessons::{Lesson, NewCuratedLesson};
+use incidex_registry::visibility::Viewer;
 
 const PAGE_SIZE: usize = 25;
 
@@ -125,10 +126,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .get("offset")
         .and_then(|o| o.parse().ok())
         .unwrap_or(0);
-    let viewer = Viewer::new(&s.principal, &state.keys);
-    let stats = clustering::live_stats(&state);
+    let viewer = Viewer::new(&s.principal, &state.registry.keys);
+    let stats = state.registry.live_index();
     let page = db(&state, move |conn| {
-        clustering::list_clusters(
+        incidex_registry::clusters::list_clusters(
             conn,
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
@@ -192,10 +193,10 @@ async fn show(
         Err(redirect) => return redirect,
     };
     let chrome = Chrome::new("Cluster", "clusters", &s);
-    let viewer = Viewer::new(&s.principal, &state.keys);
-    let stats = clustering::live_stats(state);
+    let viewer = Viewer::new(&s.principal, &state.registry.keys);
+    let stats = state.registry.live_index();
     let detail = db(state, move |conn| {
-        clustering::cluster_detail(
+        incidex_registry::clusters::cluster_detail(
             conn,
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
@@ -294,7 +295,7 @@ pub async fn add_lesson(
     }
     let id = path.into_inner();
     let text = fields.get("text").cloned().unwrap_or_default();
-    let viewer = Viewer::new(&s.principal, &state.keys);
+    let viewer = Viewer::new(&s.principal, &state.registry.keys);
     let st = state.get_ref().clone();
     let cluster = id.clone();
     let input = NewCuratedLesson {
@@ -302,7 +303,7 @@ pub async fn add_lesson(
         category: None,
     };
     let added = db(&state, move |conn| {
-        crate::lessons::add_curated(conn, &st.members, &viewer, &cluster, input)
+        incidex_registry::lessons::add_curated(conn, &st.registry.members, &viewer, &cluster, input)
     })
     .await;
     match added {

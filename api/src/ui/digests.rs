@@ -11,11 +11,11 @@ use incidex_schema::db::digests as store;
 use super::search::Params;
 use super::session::require_analyst;
 use super::{Chrome, message_page, render};
-use crate::digests::render::Format;
-use crate::digests::{Audience, DigestKind, Period};
-use crate::error::ErrorCode;
-use crate::routes::reports::db;
+use crate::http::db;
+use crate::http::{ApiResult, ErrorCode};
 use crate::state::AppState;
+use incidex_registry::digests::render::Format;
+use incidex_registry::digests::{Audience, DigestKind, Period};
 
 const PAGE_SIZE: i64 = 25;
 
@@ -63,7 +63,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .and_then(|o| o.parse().ok())
         .filter(|o| *o >= 0)
         .unwrap_or(0);
-    let page = db(&state, move |conn| {
+    let page = db(&state, move |conn| -> ApiResult<_> {
         Ok(store::list_done(
             conn,
             audience.as_str(),

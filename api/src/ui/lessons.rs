@@ -1,5 +1,5 @@
 //! The lessons page, `/lessons`: full-text search and filters over the
-//! lessons the analyst may see, through `crate::lessons` exactly as
+//! lessons the analyst may see, through `incidex_registry::lessons` exactly as
 //! `GET /api/v1/lessons` (the page's query string is the API's).
 
 use actix_web::http::StatusCode;
@@ -7,15 +7,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::clusters::{LessonView, category_label};
-use super::labels::{field_label, label};
 use super::search::Params;
 use super::session::require_analyst;
 use super::{Chrome, render};
-use crate::clustering::Viewer;
-use crate::error::ErrorCode;
-use crate::lessons::LessonQuery;
-use crate::routes::reports::db;
+use crate::http::ErrorCode;
+use crate::http::db;
 use crate::state::AppState;
+use incidex_registry::labels::{field_label, label};
+use incidex_registry::lessons::LessonQuery;
+use incidex_registry::visibility::Viewer;
 
 const FACETS: [&str; 6] = [
     "category",
@@ -103,20 +103,20 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let query = match LessonQuery::parse(&params.query()) {
         Ok(q) => q,
         Err(e) => {
-            view.error = Some(e.problem().detail);
+            view.error = Some(e.to_string());
             return s.finish(render(StatusCode::BAD_REQUEST, &view));
         }
     };
     let (offset, limit) = (query.offset, query.limit);
-    let viewer = Viewer::new(&s.principal, &state.keys);
+    let viewer = Viewer::new(&s.principal, &state.registry.keys);
     let listed = db(&state, move |conn| {
-        crate::lessons::list_lessons(conn, &viewer, &query)
+        incidex_registry::lessons::list_lessons(conn, &viewer, &query)
     })
     .await;
     let list = match listed {
         Ok(l) => l,
         Err(e) if e.code() == ErrorCode::InvalidParameter => {
-            view.error = Some(e.problem().detail);
+            view.error = Some(e.to_string());
             return s.finish(render(StatusCode::BAD_REQUEST, &view));
         }
         Err(e) => return s.finish(super::internal_error(view.chrome, &e)),
@@ -192,10 +192,10 @@ pub async fn endorse(
         return super::csrf_refused();
     }
     let id = path.into_inner();
-    let viewer = Viewer::new(&s.principal, &state.keys);
+    let viewer = Viewer::new(&s.principal, &state.registry.keys);
     let lesson = id.clone();
     let done = db(&state, move |conn| {
-        crate::lessons::endorse(conn, &viewer, &lesson)
+        incidex_registry::lessons::endorse(conn, &viewer, &lesson)
     })
     .await;
     match done {

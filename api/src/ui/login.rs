@@ -8,7 +8,7 @@ use super::session::{
     self, CSRF_FIELD, SESSION_COOKIE, SID_COOKIE, csrf_ok, csrf_token, new_sid, safe_next,
 };
 use super::{Chrome, render};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
 use crate::state::AppState;
 
 /// Subject of the CSRF token before sign-in.

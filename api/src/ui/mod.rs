@@ -15,9 +15,7 @@ use askama::Template;
 
 pub mod charts;
 mod clusters;
-pub mod demo;
 mod digests;
-mod labels;
 mod lessons;
 mod login;
 mod report;
@@ -25,7 +23,7 @@ mod search;
 pub mod session;
 mod trends;
 
-pub use labels::{label, minutes};
+pub use incidex_registry::labels::{label, minutes};
 
 /// The embedded stylesheet.
 const APP_CSS: &str = include_str!("../../assets/app.css");
@@ -163,7 +161,7 @@ pub fn csrf_refused() -> HttpResponse {
 }
 
 /// Logs an unexpected error and shows a page that reveals nothing internal.
-pub fn internal_error(chrome: Chrome, error: &crate::error::ApiError) -> HttpResponse {
+pub fn internal_error(chrome: Chrome, error: &crate::http::ApiError) -> HttpResponse {
     tracing::error!(error = %error.problem().detail, "web ui request failed");
     message_page(
         StatusCode::INTERNAL_SERVER_ERROR,

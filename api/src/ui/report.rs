@@ -7,14 +7,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use incidex_schema::db::reports;
 
-use super::labels::{label, minutes, offset};
 use super::session::require_analyst;
 use super::{Chrome, message_page, render};
-use crate::error::{ApiError, ErrorCode};
-use crate::indexing::visible_tlps;
-use crate::routes::reports::db;
+use crate::http::db;
+use crate::http::{ApiError, ErrorCode};
 use crate::state::AppState;
-use crate::views::{SharedReport, may_read_shared};
+use incidex_registry::labels::{label, minutes, offset};
+use incidex_registry::views::SharedReport;
+use incidex_registry::visibility::{index_tlps as visible_tlps, may_read_shared};
 
 /// How many similar incidents the page lists.
 const SIMILAR_K: usize = 5;
@@ -376,16 +376,17 @@ pub async fn page(
     let id = path.into_inner();
     let principal = s.principal.clone();
     let st = state.get_ref().clone();
-    let index = state.index().ok().map(|i| i.handle.current());
+    let index = state.registry.live_index();
     let visible = visible_tlps(principal.role);
     let loaded = db(&state, move |conn| {
         let row = reports::find_report(conn, &id)?.ok_or_else(ApiError::not_found)?;
         // The same rule as the API: 404 for anything this reader may not see.
-        if !may_read_shared(&principal, &row) {
+        if !may_read_shared(principal.role, &row) {
             return Err(ApiError::not_found());
         }
-        let counts = st.members.country_counts(conn)?;
-        let shared = crate::routes::reports::shared_view(&row, &counts, st.settings.k_anonymity)?;
+        let counts = st.registry.members.country_counts(conn)?;
+        let shared =
+            incidex_registry::reports::shared_view(&row, &counts, st.settings.k_anonymity)?;
         let similar = index.map(|index| index.similar_to(&id, SIMILAR_K, &visible));
         Ok((shared, similar))
     })

@@ -6,11 +6,12 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::labels::{field_label, label};
 use super::session::require_analyst;
 use super::{Chrome, render};
-use crate::routes::search::{parse_search, run_search};
+use crate::routes::search::run_search;
 use crate::state::AppState;
+use incidex_registry::labels::{field_label, label};
+use incidex_registry::search::parse_search;
 
 /// The facets offered as filters, in order.
 const FACETS: [&str; 6] = [
@@ -257,7 +258,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let mut request = match parse_search(&params.query()) {
         Ok(r) => r,
         Err(e) => {
-            view.error = Some(e.problem().detail);
+            view.error = Some(e.to_string());
             return s.finish(render(StatusCode::BAD_REQUEST, &view));
         }
     };

@@ -67,6 +67,7 @@ pub fn removal(req: &HttpRequest, name: &'static str) -> Cookie<'static> {
 /// The CSRF token for session id `sid` and `subject` (`login` before sign-in).
 pub fn csrf_token(state: &AppState, sid: &str, subject: &str) -> String {
     state
+        .registry
         .keys
         .opaque_key("ui-csrf", &format!("{sid}\u{0}{subject}"))
 }
@@ -170,7 +171,7 @@ pub async fn require_analyst(req: &HttpRequest, state: &AppState) -> Result<Sess
         }
         Err(_) => None,
     };
-    let pool = state.pool.clone();
+    let pool = state.registry.pool.clone();
     let subject = principal.subject.clone();
     let username = actix_web::web::block(move || {
         let mut conn = pool.get().ok()?;

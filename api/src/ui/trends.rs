@@ -12,13 +12,15 @@ use incidex_schema::db::reports;
 use incidex_schema::report::DurationBand;
 
 use super::charts::{Series, duration_strip, histogram, quantile, stacked_bars};
-use super::labels::{label, minutes};
 use super::session::require_analyst;
 use super::{Chrome, render};
-use crate::error::ApiResult;
-use crate::routes::reports::{MAX_PAGE, db, shared_view};
+use crate::http::ApiResult;
+use crate::http::db;
 use crate::state::AppState;
-use crate::views::{SharedReport, readable_tlps};
+use incidex_registry::labels::{label, minutes};
+use incidex_registry::reports::{MAX_PAGE, shared_view};
+use incidex_registry::views::SharedReport;
+use incidex_registry::visibility::readable_tlps;
 
 /// The categories (slugs) a report counts under in one chart.
 type Categories = fn(&SharedReport) -> Vec<String>;
@@ -58,7 +60,7 @@ fn visible_reports(
     role: incidex_schema::identity::Role,
 ) -> ApiResult<Vec<SharedReport>> {
     let tlps: Vec<&'static str> = readable_tlps(role).iter().map(|t| t.as_str()).collect();
-    let counts = state.members.country_counts(conn)?;
+    let counts = state.registry.members.country_counts(conn)?;
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
