@@ -24,6 +24,12 @@ pub enum RegistryError {
     /// amended, a draft published twice).
     #[error("{0}")]
     Conflict(String),
+    /// Credentials were refused (unknown, wrong, revoked or expired).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Too many attempts; try again later.
+    #[error("{0}")]
+    Throttled(String),
     /// The caller's role or membership does not allow this.
     #[error("{0}")]
     Forbidden(String),

@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use incidex_schema::db::{DbConnection, StorageResult, identity};
 use lru::LruCache;
-use sha2::{Digest, Sha256};
 
-use super::principal::Principal;
+use incidex_registry::Caller;
 
 /// How often the identity epoch is read.
 pub const EPOCH_POLL: Duration = Duration::from_millis(200);
@@ -34,7 +33,7 @@ pub const CAPACITY: usize = 10_000;
 /// What a token proved, and until when.
 #[derive(Debug, Clone)]
 struct Entry {
-    principal: Principal,
+    principal: Caller,
     /// The token's `exp` plus the validation leeway (Unix seconds).
     usable_until: u64,
     /// The client row's own expiry, if any.
@@ -73,11 +72,6 @@ impl std::fmt::Debug for CredentialCache {
     }
 }
 
-/// The cache key of a bearer token.
-pub fn token_key(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 fn unix_now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
 }
@@ -112,7 +106,7 @@ impl CredentialCache {
     }
 
     /// The principal `key`'s token proved, if that still holds.
-    pub fn lookup(&self, key: &[u8; 32]) -> Option<Principal> {
+    pub fn lookup(&self, key: &[u8; 32]) -> Option<Caller> {
         let epoch = self.current_epoch()?;
         let mut entries = self.entries.lock().ok()?;
         let entry = entries.get(key)?;
@@ -133,7 +127,7 @@ impl CredentialCache {
     pub fn store(
         &self,
         key: [u8; 32],
-        principal: Principal,
+        principal: Caller,
         usable_until: u64,
         credential_expires: Option<NaiveDateTime>,
         epoch: i64,
@@ -160,16 +154,17 @@ impl CredentialCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::PrincipalKind;
+    use crate::auth::tokens::token_key;
+    use incidex_registry::CallerKind as PrincipalKind;
     use incidex_schema::identity::Role;
 
-    fn principal() -> Principal {
-        Principal(incidex_registry::Caller {
+    fn principal() -> Caller {
+        Caller {
             subject: "client-1".into(),
             kind: PrincipalKind::Client,
             operator_id: Some("op".into()),
             role: Role::Reporter,
-        })
+        }
     }
 
     #[test]

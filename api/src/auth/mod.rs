@@ -12,11 +12,13 @@
 //! how, across replicas too).
 
 mod cache;
+mod login;
 mod principal;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use cache::{CredentialCache, EPOCH_POLL};
 pub use incidex_registry::keys::{KeyError, RegistryKeys};
 pub use incidex_registry::members::{SecretHasher, generate_secret};
+pub use login::check_password;
 pub use principal::{Admin, Analyst, AnyRole, Principal, PrincipalKind, Reader, Reporter};
 pub use tokens::{Claims, ExternalIssuer, TokenError, TokenService};

@@ -46,9 +46,9 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 impl Principal {
     /// Validates a token and checks that its principal still may act.
     pub async fn from_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-        let key = super::cache::token_key(token);
-        if let Some(principal) = state.credentials.lookup(&key) {
-            return Ok(principal);
+        let key = super::tokens::token_key(token);
+        if let Some(caller) = state.credentials.lookup(&key) {
+            return Ok(Principal(caller));
         }
         // Read before the check: a revocation after it moves the epoch on.
         let epoch = state.credentials.current_epoch();
@@ -88,7 +88,7 @@ impl Principal {
         if let Some(epoch) = epoch {
             state.credentials.store(
                 key,
-                principal.clone(),
+                principal.0.clone(),
                 claims.exp.saturating_add(super::tokens::LEEWAY_SECS),
                 expires,
                 epoch,

@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use incidex_registry::keys::RegistryKeys;
+use sha2::{Digest, Sha256};
 
 /// Leeway for clock skew when checking `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;
@@ -247,6 +248,11 @@ impl TokenService {
         }
         Ok(data.claims)
     }
+}
+
+/// The cache key of a bearer token.
+pub fn token_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 pub fn now_secs() -> u64 {

@@ -328,6 +328,8 @@ pub fn code_for(e: &RegistryError) -> ErrorCode {
         RegistryError::NotFound(_) => ErrorCode::NotFound,
         RegistryError::Conflict(_) => ErrorCode::Conflict,
         RegistryError::Forbidden(_) => ErrorCode::Forbidden,
+        RegistryError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+        RegistryError::Throttled(_) => ErrorCode::RateLimited,
         RegistryError::Invalid(_) => ErrorCode::ValidationFailed,
         RegistryError::BadParameter { .. } => ErrorCode::InvalidParameter,
         RegistryError::QueryTooComplex { .. } => ErrorCode::QueryTooComplex,

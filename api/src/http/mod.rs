@@ -2,6 +2,7 @@
 //! extractors, and the hop from a request to the blocking pool where
 //! registry work runs.
 
+pub mod digest;
 pub mod error;
 pub mod extract;
 

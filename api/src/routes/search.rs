@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::NaiveDate;
-use incidex_indexer::{SearchRequest, SearchResults};
 use incidex_registry::search::{SimilarRequest, SimilarResponse, parse_search};
-use incidex_schema::identity::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -104,16 +102,6 @@ fn hit(h: incidex_indexer::Hit) -> SearchHit {
     }
 }
 
-/// Runs a search with the TLP levels of `role`; shared with the web UI.
-pub async fn run_search(
-    state: &AppState,
-    role: Role,
-    req: SearchRequest,
-) -> ApiResult<SearchResults> {
-    let registry = state.registry.clone();
-    blocking(move || registry.search.search(role, &req)).await
-}
-
 /// Full-text search over the published reports the caller may read.
 #[utoipa::path(
     tag = "search",
@@ -133,7 +121,9 @@ pub async fn search(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let request = parse_search(req.query_string())?;
-    let results = run_search(&state, reader.0.role, request).await?;
+    let registry = state.registry.clone();
+    let role = reader.0.role;
+    let results = blocking(move || registry.search.search(role, &request)).await?;
     Ok(HttpResponse::Ok().json(SearchResponse {
         total: results.total,
         hits: results.hits.into_iter().map(hit).collect(),

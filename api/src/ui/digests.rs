@@ -159,10 +159,10 @@ pub async fn show(
     };
     let id = path.into_inner();
     let digest = db(&state, move |conn| {
-        crate::routes::digests::readable(store::find(conn, &id)?, audience)
+        incidex_registry::digests::stored_digest(conn, &id, audience)
     })
     .await;
-    let response = match digest.and_then(|d| crate::routes::digests::respond(&d, format)) {
+    let response = match digest.and_then(|d| crate::http::digest::respond_digest(&d, format)) {
         Ok(r) => r,
         Err(e) if e.code() == ErrorCode::NotFound => {
             return s.finish(message_page(

@@ -121,8 +121,7 @@ pub async fn submit(
             Some("Enter your username and password.".to_owned()),
         );
     }
-    let outcome =
-        crate::routes::auth::check_password(&state, username.trim().to_owned(), password).await;
+    let outcome = crate::auth::check_password(&state, username.trim().to_owned(), password).await;
     let (user_id, role) = match outcome {
         Ok(ok) => ok,
         Err(e) => {
@@ -131,7 +130,7 @@ pub async fn submit(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
                         "Too many failed sign-in attempts. This account is locked for {} minutes.",
-                        crate::routes::auth::LOCKOUT_MINUTES
+                        incidex_registry::members::login::LOCKOUT_MINUTES
                     ),
                 ),
                 ErrorCode::Unauthenticated => (

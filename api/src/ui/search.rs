@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::session::require_analyst;
 use super::{Chrome, render};
-use crate::routes::search::run_search;
+use crate::http::blocking;
 use crate::state::AppState;
 use incidex_registry::labels::{field_label, label};
 use incidex_registry::search::parse_search;
@@ -267,7 +267,9 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     }
     request.facets = true;
     let (offset, limit) = (request.offset, request.limit);
-    let results = match run_search(&state, s.principal.role, request).await {
+    let registry = state.registry.clone();
+    let role = s.principal.role;
+    let results = match blocking(move || registry.search.search(role, &request)).await {
         Ok(r) => r,
         Err(e) if e.code().status() == actix_web::http::StatusCode::BAD_REQUEST => {
             view.error = Some(e.problem().detail);

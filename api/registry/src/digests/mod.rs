@@ -38,6 +38,9 @@ pub mod scheduler;
 pub use build::{BuildContext, build};
 pub use period::{DigestKind, Period};
 
+use incidex_schema::db::DbConnection;
+
+use crate::error::{RegistryError, RegistryResult};
 use crate::views::SharedReport;
 
 // ---------------------------------------------------------------------------
@@ -399,4 +402,23 @@ pub struct DigestLesson {
     pub endorsements: i64,
     /// Endorsements recorded in the period.
     pub endorsements_in_period: i64,
+}
+
+/// The stored digest `id` if the audience may read it (done and theirs),
+/// else "not found".
+pub fn stored_digest(
+    conn: &mut DbConnection,
+    id: &str,
+    audience: Audience,
+) -> RegistryResult<Digest> {
+    let row = incidex_schema::db::digests::find(conn, id)?;
+    let row = row
+        .filter(|r| {
+            r.status == incidex_schema::db::digests::STATUS_DONE && r.audience == audience.as_str()
+        })
+        .ok_or_else(RegistryError::not_found)?;
+    let content = row
+        .content
+        .ok_or_else(|| RegistryError::internal(anyhow::anyhow!("done digest without content")))?;
+    Ok(serde_json::from_str(&content)?)
 }

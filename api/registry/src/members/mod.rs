@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod cache;
+pub mod login;
 mod secrets;
 
 pub use cache::{AnonymiserCache, Members};
