@@ -9,7 +9,7 @@ use askama::Template;
 use incidex_indexer::DocFreqs;
 
 use super::search::Params;
-use super::session::{CSRF_FIELD, csrf_ok, require_analyst};
+use super::session::{CSRF_FIELD, Session, csrf_ok};
 use super::{Chrome, message_page, render};
 use crate::http::ErrorCode;
 use crate::http::db;
@@ -110,11 +110,7 @@ fn day(d: chrono::NaiveDate) -> String {
 }
 
 /// `GET /clusters`
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn list(s: Session, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let chrome = Chrome::new("Clusters", "clusters", &s);
     let params = Params::parse(req.query_string());
     let (sort_name, sort) = match params.get("sort") {
@@ -182,16 +178,12 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 }
 
 async fn show(
-    req: &HttpRequest,
+    s: Session,
     state: &AppState,
     id: String,
     error: Option<String>,
     draft: String,
 ) -> HttpResponse {
-    let s = match require_analyst(req, state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
     let chrome = Chrome::new("Cluster", "clusters", &s);
     let viewer = Viewer::new(&s.principal, &state.registry.keys);
     let stats = state.registry.live_index();
@@ -263,25 +255,18 @@ async fn show(
 }
 
 /// `GET /clusters/{id}`
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    show(&req, &state, path.into_inner(), None, String::new()).await
+pub async fn page(s: Session, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    show(s, &state, path.into_inner(), None, String::new()).await
 }
 
 /// `POST /clusters/{id}/lessons`: an analyst adds a curated lesson.
 pub async fn add_lesson(
+    s: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
     let fields: std::collections::HashMap<String, String> = form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -312,9 +297,9 @@ pub async fn add_lesson(
                 .insert_header((header::LOCATION, format!("/clusters/{id}#lessons")))
                 .finish(),
         ),
-        Err(e) if e.code() == ErrorCode::NotFound => show(&req, &state, id, None, text).await,
+        Err(e) if e.code() == ErrorCode::NotFound => show(s, &state, id, None, text).await,
         Err(e) if e.code().status().is_client_error() => {
-            show(&req, &state, id, Some(e.problem().detail), text).await
+            show(s, &state, id, Some(e.problem().detail), text).await
         }
         Err(e) => s.finish(super::internal_error(
             Chrome::new("Cluster", "clusters", &s),

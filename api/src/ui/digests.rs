@@ -9,7 +9,7 @@ use askama::Template;
 use incidex_schema::db::digests as store;
 
 use super::search::Params;
-use super::session::require_analyst;
+use super::session::Session;
 use super::{Chrome, message_page, render};
 use crate::http::db;
 use crate::http::{ApiResult, ErrorCode};
@@ -42,11 +42,7 @@ struct DigestsPage {
 }
 
 /// `GET /digests`
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn list(s: Session, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let chrome = Chrome::new("Digests", "digests", &s);
     let Some(audience) = Audience::of_role(s.principal.role) else {
         return s.finish(message_page(
@@ -125,14 +121,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// `GET /digests/{id}?format=html|json|csv|md`
 pub async fn show(
+    s: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
     let chrome = Chrome::new("Digest", "digests", &s);
     let params = Params::parse(req.query_string());
     let format = match params.get("format") {

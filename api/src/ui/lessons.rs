@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::clusters::{LessonView, category_label};
 use super::search::Params;
-use super::session::require_analyst;
+use super::session::Session;
 use super::{Chrome, render};
 use crate::http::ErrorCode;
 use crate::http::db;
@@ -68,11 +68,7 @@ fn value_label(field: &str, slug: &str) -> String {
 }
 
 /// `GET /lessons`
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn page(s: Session, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let params = Params::parse(req.query_string());
     let mut view = LessonsPage {
         chrome: Chrome::new("Lessons", "lessons", &s),
@@ -176,15 +172,12 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 /// `POST /lessons/{id}/endorse`: the analyst endorses a lesson ("we applied
 /// this too"), then returns to the page it came from.
 pub async fn endorse(
+    s: Session,
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
     let token = form_urlencoded::parse(&body)
         .find(|(k, _)| k == super::session::CSRF_FIELD)
         .map(|(_, v)| v.into_owned());

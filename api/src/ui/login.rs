@@ -182,16 +182,13 @@ pub async fn submit(
 }
 
 /// `GET /logout`: a confirmation form (signing out changes state, so it is a POST).
-pub async fn confirm(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match session::require_analyst(&req, &state).await {
-        Ok(s) => s.finish(render(
-            StatusCode::OK,
-            &LogoutPage {
-                chrome: Chrome::new("Sign out", "", &s),
-            },
-        )),
-        Err(redirect) => redirect,
-    }
+pub async fn confirm(s: session::Session) -> HttpResponse {
+    s.finish(render(
+        StatusCode::OK,
+        &LogoutPage {
+            chrome: Chrome::new("Sign out", "", &s),
+        },
+    ))
 }
 
 /// `POST /logout` with the CSRF token: ends the session.

@@ -3,11 +3,11 @@
 //! reading, with the similar incidents and why they matched.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use incidex_schema::db::reports;
 
-use super::session::require_analyst;
+use super::session::Session;
 use super::{Chrome, message_page, render};
 use crate::http::db;
 use crate::http::{ApiError, ErrorCode};
@@ -363,15 +363,7 @@ fn build(r: SharedReport) -> ReportPage {
 }
 
 /// `GET /reports/{id}`
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn page(s: Session, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let chrome = Chrome::new("Report", "search", &s);
     let id = path.into_inner();
     let principal = s.principal.clone();

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::session::require_analyst;
+use super::session::Session;
 use super::{Chrome, render};
 use crate::http::blocking;
 use crate::state::AppState;
@@ -191,11 +191,7 @@ struct SearchPage {
 const FORM_FIELDS: [&str; 5] = ["q", "sort", "started_from", "started_to", "offset"];
 
 /// `GET /`
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn page(s: Session, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let params = Params::parse(req.query_string());
     // Empty form fields make untidy URLs: drop them once, for good.
     if params.query() != req.query_string() && !req.query_string().is_empty() {

@@ -134,6 +134,29 @@ pub fn to_login(req: &HttpRequest, notice: Option<&str>) -> HttpResponse {
         .finish()
 }
 
+/// The signed-in analyst as an extractor: a page handler that takes a
+/// [`Session`] is only reached by an analyst with a live session; anyone
+/// else is redirected to the login page (see [`require_analyst`]).
+impl actix_web::FromRequest for Session {
+    type Error = actix_web::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Session, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<actix_web::web::Data<AppState>>() else {
+                return Err(actix_web::error::ErrorInternalServerError(
+                    "application state missing",
+                ));
+            };
+            require_analyst(&req, state).await.map_err(|redirect| {
+                actix_web::error::InternalError::from_response("", redirect).into()
+            })
+        })
+    }
+}
+
 /// Resolves the signed-in analyst, or answers with a redirect to the login
 /// page (no session, an expired or revoked one, or a role without access).
 pub async fn require_analyst(req: &HttpRequest, state: &AppState) -> Result<Session, HttpResponse> {

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use incidex_schema::db::reports;
 use incidex_schema::report::DurationBand;
 
 use super::charts::{Series, duration_strip, histogram, quantile, stacked_bars};
-use super::session::require_analyst;
+use super::session::Session;
 use super::{Chrome, render};
 use crate::http::ApiResult;
 use crate::http::db;
@@ -295,11 +295,7 @@ fn build(reports: &[SharedReport]) -> (Vec<Stat>, Vec<Chart>, String) {
 }
 
 /// `GET /trends`
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let s = match require_analyst(&req, &state).await {
-        Ok(s) => s,
-        Err(redirect) => return redirect,
-    };
+pub async fn page(s: Session, state: web::Data<AppState>) -> HttpResponse {
     let chrome = Chrome::new("Trends", "trends", &s);
     let role = s.principal.role;
     let st = state.get_ref().clone();

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
+use lru::LruCache;
+
 use chrono::NaiveDate;
 use incidex_indexer::DocFreqs;
 use incidex_schema::db::clusters::{self as store, ClusterRow, MemberReport};
@@ -154,12 +156,14 @@ fn stored_label(row: &ClusterRow, basis: &str) -> Option<(String, Vec<String>)> 
 }
 
 /// Labels computed on the fly, by cluster and member-set basis (a label is
-/// a function of its members' revisions, so an entry never goes stale).
-type LabelMemo = Mutex<HashMap<(String, String), (String, Vec<String>)>>;
+/// a function of its members' revisions, so an entry never goes stale),
+/// the least recently used dropped first.
+type LabelMemo = Mutex<LruCache<(String, String), (String, Vec<String>)>>;
 
 fn label_memo() -> &'static LabelMemo {
+    const ENTRIES: std::num::NonZeroUsize = std::num::NonZeroUsize::new(10_000).expect("non-zero");
     static MEMO: OnceLock<LabelMemo> = OnceLock::new();
-    MEMO.get_or_init(LabelMemo::default)
+    MEMO.get_or_init(|| Mutex::new(LruCache::new(ENTRIES)))
 }
 
 /// Groups memberships by cluster, keeping clusters with a visible member.
@@ -212,7 +216,7 @@ fn label_for(
         return Ok(stored);
     }
     let key = (row.id.clone(), basis);
-    if let Ok(memo) = label_memo().lock()
+    if let Ok(mut memo) = label_memo().lock()
         && let Some(label) = memo.get(&key)
     {
         return Ok(label.clone());
@@ -232,10 +236,7 @@ fn label_for(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let label = describe_with(&inputs, stats);
     if let Ok(mut memo) = label_memo().lock() {
-        if memo.len() >= 10_000 {
-            memo.clear();
-        }
-        memo.insert(key, label.clone());
+        memo.put(key, label.clone());
     }
     Ok(label)
 }

@@ -1,7 +1,10 @@
 //! Full-text matching over lessons with the search index's analyser.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use lru::LruCache;
 
 use incidex_indexer::analysis::{Mode, analyse, is_stop_word};
 
@@ -58,14 +61,14 @@ impl Analysed {
 }
 
 /// Analysed lesson texts, memoised by text (a pure function of the text,
-/// so the memo can never be stale). Cleared when it grows past a bound.
+/// so the memo can never be stale), the least recently used dropped first.
 fn analysed_all(texts: &[&str]) -> Vec<Arc<Analysed>> {
-    type Memo = Mutex<HashMap<String, Arc<Analysed>>>;
+    type Memo = Mutex<LruCache<String, Arc<Analysed>>>;
     static MEMO: OnceLock<Memo> = OnceLock::new();
-    const MAX_MEMO: usize = 200_000;
-    let memo = MEMO.get_or_init(Memo::default);
+    const MAX_MEMO: NonZeroUsize = NonZeroUsize::new(200_000).expect("non-zero");
+    let memo = MEMO.get_or_init(|| Mutex::new(LruCache::new(MAX_MEMO)));
     let mut out: Vec<Option<Arc<Analysed>>> = match memo.lock() {
-        Ok(guard) => texts.iter().map(|t| guard.get(*t).cloned()).collect(),
+        Ok(mut guard) => texts.iter().map(|t| guard.get(*t).cloned()).collect(),
         Err(_) => vec![None; texts.len()],
     };
     let mut fresh = Vec::new();
@@ -79,10 +82,9 @@ fn analysed_all(texts: &[&str]) -> Vec<Arc<Analysed>> {
     if !fresh.is_empty()
         && let Ok(mut guard) = memo.lock()
     {
-        if guard.len() + fresh.len() > MAX_MEMO {
-            guard.clear();
+        for (text, analysed) in fresh {
+            guard.put(text, analysed);
         }
-        guard.extend(fresh);
     }
     out.into_iter().map(Option::unwrap_or_default).collect()
 }
