@@ -66,6 +66,7 @@ pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<
 impl Application {
     /// Prepares storage and binds the listener; call [`Application::run`] to serve.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::telemetry::prometheus();
         let settings = Arc::new(settings);
         let prepared = settings.clone();
         let state = actix_web::rt::task::spawn_blocking(move || build_state(prepared, true))

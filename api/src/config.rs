@@ -114,6 +114,10 @@ pub struct Settings {
     /// Identity providers whose tokens are accepted (TOML only).
     #[serde(default)]
     pub external_issuers: Vec<crate::auth::ExternalIssuer>,
+    /// Answer `/readyz` with 200 while a fresh server's index is still
+    /// catching up with the database (default: 503 until it has).
+    #[serde(default)]
+    pub ready_while_catching_up: bool,
     /// A country is shown on shared reports only when at least this many
     /// members are registered in it.
     pub k_anonymity: usize,

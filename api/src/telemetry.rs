@@ -1,8 +1,13 @@
 //! Structured logs: tracing with JSON (or text) output, one root span per
 //! request carrying its request id, and one "request completed" event per
-//! request with method, route, status and latency.
+//! request with method, route, status and latency. Metrics: the process's
+//! Prometheus recorder (the `metrics` facade, which the registry records
+//! through too), with a latency histogram per route.
 
+use std::sync::OnceLock;
 use std::time::Instant;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -57,6 +62,19 @@ impl RootSpanBuilder for RequestSpan {
                     .get::<StartedAt>()
                     .map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
                 let status = response.status().as_u16();
+                if let Some(ms) = elapsed_ms {
+                    let request = response.request();
+                    let route = request
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    metrics::histogram!(
+                        "incidex_http_request_duration_seconds",
+                        "method" => request.method().as_str().to_owned(),
+                        "route" => route,
+                        "status" => status.to_string(),
+                    )
+                    .record(ms / 1000.0);
+                }
                 if status >= 500 {
                     tracing::error!(status, elapsed_ms, "request completed");
                 } else {
@@ -66,4 +84,45 @@ impl RootSpanBuilder for RequestSpan {
             Err(error) => tracing::error!(error = %error, "request failed"),
         }
     }
+}
+
+/// Latency buckets, in seconds: fine below 10 ms where search lives.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+/// The process's Prometheus recorder, installed on first use (one per
+/// process, shared by every server a test starts).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only when another recorder was installed first (a test
+        // harness); this handle then renders nothing, which is harmless.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The metrics in Prometheus text format.
+pub fn metrics_text() -> String {
+    prometheus().render()
+}
+
+/// Figures read at scrape time from the registry. Blocking.
+pub fn refresh_gauges(registry: &incidex_registry::Registry) -> anyhow::Result<()> {
+    if let Some(index) = &registry.index {
+        let lag = index.lag()?;
+        metrics::gauge!("incidex_index_position").set(lag.position as f64);
+    }
+    let mut conn = registry.pool.get()?;
+    let clusters = incidex_schema::db::clusters::count_clusters(&mut conn)?;
+    metrics::gauge!("incidex_clusters").set(clusters as f64);
+    let published = incidex_schema::db::reports::count_published(&mut conn)?;
+    metrics::gauge!("incidex_published_reports").set(published as f64);
+    Ok(())
 }

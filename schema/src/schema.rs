@@ -26,6 +26,7 @@ diesel::table! {
         kind -> Text,
         revision -> Integer,
         changed_at -> Timestamp,
+        txid -> BigInt,
     }
 }
 

@@ -331,11 +331,27 @@ async fn drain_matcher(app: &TestApp) -> usize {
             r.settings.public_url.clone(),
         );
         let mut queued = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let step = matcher.step().expect("matcher step");
             queued += step.queued;
             if step.consumed == 0 {
-                return queued;
+                // Done once every change is behind the cursor; a change can
+                // only be taken once no running transaction (of any test on
+                // this PostgreSQL server) could still add one before it.
+                let mut conn = r.pool.get().expect("connection");
+                let cursor = incidex_schema::db::alerts::cursor(
+                    &mut conn,
+                    incidex_registry::alerts::matcher::CURSOR,
+                )
+                .expect("cursor")
+                .unwrap_or(0);
+                let (pending, _) =
+                    incidex_schema::db::changes::backlog(&mut conn, cursor).expect("backlog");
+                if pending == 0 || std::time::Instant::now() > deadline {
+                    return queued;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
     })

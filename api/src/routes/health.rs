@@ -1,6 +1,8 @@
-//! Liveness and readiness.
+//! Liveness, readiness (with how far the search index is behind) and the
+//! Prometheus metrics.
 
 use actix_web::{HttpResponse, get, web};
+use incidex_registry::index::Lag;
 use incidex_schema::db::migration_status;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,6 +25,33 @@ pub struct Readiness {
     pub database: &'static str,
     /// How many migrations the database has applied.
     pub migrations_applied: usize,
+    /// How far the search index is behind the database (absent where this
+    /// process runs no index).
+    pub index: Option<IndexLag>,
+}
+
+/// How far the search index is behind the database.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexLag {
+    /// The index follower's position in the change log.
+    pub position: i64,
+    /// Changes to reports not in the index yet.
+    pub changes_behind: i64,
+    /// Seconds since the oldest of them was made (0 when none).
+    pub seconds_behind: i64,
+    /// Whether the index has caught up with the database since start-up.
+    pub caught_up: bool,
+}
+
+impl From<Lag> for IndexLag {
+    fn from(l: Lag) -> IndexLag {
+        IndexLag {
+            position: l.position,
+            changes_behind: l.changes,
+            seconds_behind: l.seconds,
+            caught_up: l.caught_up,
+        }
+    }
 }
 
 /// The process is up and serving HTTP.
@@ -32,36 +61,61 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The database is reachable and every migration is applied.
+/// The database is reachable, every migration is applied, and the search
+/// index has caught up with the database since start-up (unless
+/// `ready_while_catching_up`); the body says how far behind the index is.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "database unreachable, migrations pending, or the index still catching up", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let pool = state.registry.pool.clone();
+    let registry = state.registry.clone();
     let checked = web::block(move || {
-        let mut conn = pool
+        let mut conn = registry
+            .pool
             .get()
             .map_err(|e| format!("no database connection: {e}"))?;
         let backend = conn.backend();
         let status =
             migration_status(&mut conn).map_err(|e| format!("cannot read migrations: {e}"))?;
-        Ok::<_, String>((backend, status))
+        drop(conn);
+        let lag = match &registry.index {
+            Some(index) => Some(
+                index
+                    .lag()
+                    .map_err(|e| format!("cannot read the index lag: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok::<_, String>((backend, status, lag))
     })
     .await?;
     match checked {
-        Ok((backend, status)) if status.pending.is_empty() => {
+        Ok((backend, status, lag)) if status.pending.is_empty() => {
+            if let Some(lag) = lag
+                && !lag.caught_up
+                && !state.settings.ready_while_catching_up
+            {
+                return Err(ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!(
+                        "the search index is catching up: {} changes ({} s) behind",
+                        lag.changes, lag.seconds
+                    ),
+                ));
+            }
             Ok(HttpResponse::Ok().json(Readiness {
                 status: "ready",
                 database: backend.as_str(),
                 migrations_applied: status.applied.len(),
+                index: lag.map(IndexLag::from),
             }))
         }
-        Ok((_, status)) => Err(ApiError::new(
+        Ok((_, status, _)) => Err(ApiError::new(
             ErrorCode::ServiceUnavailable,
             format!("{} migrations pending", status.pending.len()),
         )),
@@ -73,4 +127,21 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             ))
         }
     }
+}
+
+/// Prometheus metrics: request latency per route, the search index's lag
+/// and indexing rate, the number of clusters, and more (text exposition
+/// format).
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let registry = state.registry.clone();
+    // Figures read at scrape time; a failure leaves the last value.
+    let _ = web::block(move || crate::telemetry::refresh_gauges(&registry)).await;
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::telemetry::metrics_text())
 }

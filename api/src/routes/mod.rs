@@ -18,6 +18,7 @@ pub mod search;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(health::metrics)
         .service(auth::token)
         .service(auth::login)
         .service(auth::keys)

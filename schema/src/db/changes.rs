@@ -1,12 +1,19 @@
 //! The report change log: one row per change to a report, written in the
-//! same transaction as the change, with a monotonic sequence number.
+//! same transaction as the change.
 //!
-//! The indexer follows this log (DESIGN.md section 3). Sequence numbers are
-//! unique and increasing but may have gaps (a rolled-back PostgreSQL
-//! transaction consumes a value) and, with concurrent writers on
-//! PostgreSQL, may become visible slightly out of order; a follower must
-//! therefore treat a gap as "maybe not committed yet" for a grace period
-//! before skipping it.
+//! The index follower and the alert matcher follow this log (DESIGN.md
+//! section 3). Sequence numbers alone cannot say when a follower may move
+//! on: on PostgreSQL they are taken before commit, so a transaction that
+//! commits late makes an older number visible after newer ones. So each
+//! change also records its *position* (`txid`): on PostgreSQL the id of the
+//! transaction that wrote it, on SQLite its sequence number (one writer at
+//! a time commits in sequence order). A follower stands at a position `P`
+//! meaning "every change below `P` is processed", and only ever takes
+//! changes below the [`head`]: on PostgreSQL the oldest transaction still
+//! running (`pg_snapshot_xmin(pg_current_snapshot())`), below which every
+//! transaction has committed or rolled back, so no change can appear there
+//! any more. Nothing is skipped on a timeout; a transaction that stays open
+//! holds followers back (and [`backlog`] shows it) but never loses a change.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -56,6 +63,23 @@ pub struct ChangeRow {
     pub kind: String,
     pub revision: i32,
     pub changed_at: NaiveDateTime,
+    /// The change's position in the log (see the module doc).
+    pub txid: i64,
+}
+
+/// A follower's place in the log: every change whose position is below it
+/// has been processed.
+pub type Position = i64;
+
+/// The next changes a follower at some position may take.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// In log order (position, then sequence).
+    pub changes: Vec<ChangeRow>,
+    /// Where the follower stands once it has processed them.
+    pub next: Position,
+    /// Whether more final changes were left for the next batch.
+    pub more: bool,
 }
 
 #[derive(Insertable)]
@@ -126,4 +150,90 @@ pub fn latest_seq(conn: &mut DbConnection) -> StorageResult<i64> {
         .select(diesel::dsl::max(report_changes::seq))
         .first(conn)?;
     Ok(max.unwrap_or(0))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Head {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    head: i64,
+}
+
+/// The position below which the log is final: no transaction running now
+/// can add a change there.
+pub fn head(conn: &mut DbConnection) -> StorageResult<Position> {
+    match conn {
+        DbConnection::Postgresql(c) => {
+            let row: Head = diesel::sql_query(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS head",
+            )
+            .get_result(c)?;
+            Ok(row.head)
+        }
+        DbConnection::Sqlite(_) => {
+            let max: Option<i64> = report_changes::table
+                .select(diesel::dsl::max(report_changes::txid))
+                .first(conn)?;
+            Ok(max.map_or(1, |m| m + 1))
+        }
+    }
+}
+
+/// The final changes at or after `from`, about `limit` of them: a batch
+/// always ends at a transaction boundary, so it can run over `limit` by the
+/// rest of one transaction's changes.
+pub fn next_changes(
+    conn: &mut DbConnection,
+    from: Position,
+    limit: i64,
+) -> StorageResult<ChangeBatch> {
+    let head = head(conn)?;
+    let mut changes: Vec<ChangeRow> = report_changes::table
+        .filter(report_changes::txid.ge(from))
+        .filter(report_changes::txid.lt(head))
+        .order((report_changes::txid.asc(), report_changes::seq.asc()))
+        .limit(limit + 1)
+        .select(ChangeRow::as_select())
+        .load(conn)?;
+    if changes.len() as i64 <= limit {
+        // Everything final is in: the follower can stand at the head.
+        return Ok(ChangeBatch {
+            changes,
+            next: head.max(from),
+            more: false,
+        });
+    }
+    let cut = changes[limit as usize].txid;
+    changes.retain(|c| c.txid < cut);
+    if changes.is_empty() {
+        // One transaction with more than `limit` changes: all of it.
+        changes = report_changes::table
+            .filter(report_changes::txid.eq(cut))
+            .order(report_changes::seq.asc())
+            .select(ChangeRow::as_select())
+            .load(conn)?;
+        return Ok(ChangeBatch {
+            changes,
+            next: cut + 1,
+            more: true,
+        });
+    }
+    Ok(ChangeBatch {
+        changes,
+        next: cut,
+        more: true,
+    })
+}
+
+/// How far behind a follower at `from` is: the changes it has not
+/// processed (final or not) and when the oldest of them was made.
+pub fn backlog(
+    conn: &mut DbConnection,
+    from: Position,
+) -> StorageResult<(i64, Option<NaiveDateTime>)> {
+    let pending = report_changes::table.filter(report_changes::txid.ge(from));
+    let count: i64 = pending.count().get_result(conn)?;
+    let oldest: Option<NaiveDateTime> = pending
+        .select(diesel::dsl::min(report_changes::changed_at))
+        .first(conn)?;
+    Ok((count, oldest))
 }

@@ -91,6 +91,11 @@ pub fn find_cluster(conn: &mut DbConnection, id: &str) -> StorageResult<Option<C
 }
 
 /// Every cluster, oldest first.
+/// How many clusters there are.
+pub fn count_clusters(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(clusters::table.count().get_result(conn)?)
+}
+
 pub fn all_clusters(conn: &mut DbConnection) -> StorageResult<Vec<ClusterRow>> {
     Ok(clusters::table
         .order((clusters::created_at.asc(), clusters::id.asc()))

@@ -360,6 +360,33 @@ pub fn list_published(
 }
 
 /// Ids of every published report (for rebuilding derived data).
+/// How many reports are published.
+pub fn count_published(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Up to `limit` published reports with ids after `after`, in id order:
+/// a page for reading every published report without holding them all.
+pub fn published_page(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> StorageResult<Vec<ReportRow>> {
+    let mut query = reports::table
+        .filter(reports::status.eq("published"))
+        .order(reports::id.asc())
+        .limit(limit)
+        .select(ReportRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(reports::id.gt(after.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
 pub fn published_ids(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
     Ok(reports::table
         .filter(reports::status.eq("published"))

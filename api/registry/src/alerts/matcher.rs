@@ -2,8 +2,8 @@
 //! notification for every active saved search a newly published (or
 //! amended) report matches.
 //!
-//! Each step reads the changes after the stored cursor (waiting for gaps
-//! like the index follower), builds the shared view of the revision each
+//! Each step reads the final changes at the stored cursor (a position in
+//! the change log, as the index follower's), builds the shared view of the revision each
 //! publication or amendment made, as the index holds it, into a
 //! [`MatchBatch`] and runs every active saved search on it with its owner's
 //! visibility. Then, in one
@@ -33,12 +33,15 @@ use incidex_schema::report::{ReportContent, ReportStatus};
 use serde::Serialize;
 
 use super::saved::{Owner, SavedQuery};
-use crate::index::{GapTracker, published_doc};
+use crate::index::published_doc;
 use crate::members::AnonymiserCache;
 use crate::visibility::index_tlp;
 
-/// The cursor's name.
-pub const CURSOR: &str = "matcher";
+/// The cursor's name: a position in the change log (see
+/// `incidex_schema::db::changes`). (Until positions, the cursor "matcher"
+/// held a sequence number; it is left alone, and a matcher on positions
+/// starts from the present like a first run.)
+pub const CURSOR: &str = "matcher-position";
 /// Changes taken per step at most.
 pub const BATCH: i64 = 200;
 
@@ -113,7 +116,6 @@ pub struct Matcher {
     members: std::sync::Arc<AnonymiserCache>,
     k: usize,
     public_url: String,
-    gaps: GapTracker,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -134,7 +136,6 @@ impl Matcher {
             members,
             k,
             public_url,
-            gaps: GapTracker::default(),
         }
     }
 
@@ -145,20 +146,21 @@ impl Matcher {
             // First run: saved searches hear of what happens from now on.
             write_transaction(&mut conn, |conn| -> anyhow::Result<()> {
                 if alerts::lock_matcher(conn)? && alerts::cursor(conn, CURSOR)?.is_none() {
-                    let latest = changes::latest_seq(conn)?;
+                    let latest = changes::head(conn)?;
                     alerts::set_cursor(conn, CURSOR, latest, now())?;
                 }
                 Ok(())
             })?;
             return Ok(Step::default());
         };
-        let read = changes::changes_after(&mut conn, start, BATCH)?;
-        let usable = self.gaps.contiguous(start, &read);
-        let Some(through) = usable.last().map(|c| c.seq) else {
+        let batch = changes::next_changes(&mut conn, start, BATCH)?;
+        let usable = &batch.changes;
+        let through = batch.next;
+        if through == start {
             return Ok(Step::default());
-        };
+        }
         let consumed = usable.len();
-        let more = read.len() as i64 == BATCH && consumed == read.len();
+        let more = batch.more;
 
         let publications: Vec<&ChangeRow> = usable
             .iter()

@@ -201,14 +201,14 @@ pub fn update_assignments(
     Ok(summary)
 }
 
-/// The index follower's hook, called after each commit: brings cluster
-/// assignments up to date with the published reports. Never fails: an error
-/// is logged and the work is redone after the next commit.
+/// The index follower's hook, called once the index has caught up: brings
+/// cluster assignments up to date with the published reports. Never fails:
+/// an error is logged, `false` returned, and the work redone next time.
 pub fn after_index_commit<'a>(
     conn: &mut DbConnection,
     index: &IncidentIndex,
     changed: impl IntoIterator<Item = &'a str>,
-) {
+) -> bool {
     let changed: Vec<String> = changed.into_iter().map(str::to_owned).collect();
     let result = (|| -> anyhow::Result<()> {
         if store::count_unassigned(conn)? > ASSIGN_BATCH {
@@ -234,7 +234,11 @@ pub fn after_index_commit<'a>(
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        tracing::warn!(error = ?e, "incremental clustering failed; retried after the next index commit");
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = ?e, "incremental clustering failed; retried after the next index commit");
+            false
+        }
     }
 }

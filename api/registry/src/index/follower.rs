@@ -1,39 +1,45 @@
 //! Keeping the full-text index in step with the database.
 //!
 //! One follower per process owns the only `IndexWriter`; the job runner
-//! steps it. It reads
-//! the report change log after the sequence number the index last
-//! committed, upserts the shared view of each published report (deletes
-//! anything else), and commits in batches, storing the new sequence in the
-//! same tantivy commit. After a crash the uncommitted batch is simply done
-//! again: upserts are idempotent. Publishing wakes the follower at once;
-//! it also polls, so changes made by other replicas arrive too.
+//! steps it. It stands at a position of the report change log (see
+//! `incidex_schema::db::changes`: every change below it is in the index),
+//! stored in each tantivy commit's payload with the documents. A step takes
+//! the next final changes (never one a running transaction could still
+//! add to, so nothing is ever skipped), upserts the shared view of each
+//! report that is published now (deletes any other), and commits with the
+//! new position. After a crash the uncommitted batch is simply done again:
+//! upserts are idempotent. Publishing wakes the follower at once; it also
+//! polls, so changes made by other replicas arrive too.
 //!
-//! Gaps in the sequence (a PostgreSQL transaction that took a number and
-//! has not committed yet, or rolled back) are waited for up to
-//! [`GAP_GRACE`]; then the follower moves past them.
+//! Catching up (a fresh server, a new replica, a backlog) runs in batches
+//! of [`BATCH`] changes, the reports of a batch read in one query per
+//! [`READ_CHUNK`] and turned into documents on every core, and without the
+//! incremental clustering: clusters follow once the index has caught up
+//! (one pass over what is unassigned, or a full re-clustering for a large
+//! backlog), never an index that is still behind.
 //!
 //! What is indexed is the projection of `super::document`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use incidex_indexer::{IncidentWriter, IndexHandle};
+use incidex_indexer::{IncidentWriter, IndexDoc, IndexHandle};
 use incidex_schema::db::DbPool;
-use incidex_schema::db::changes::{self, ChangeRow};
+use incidex_schema::db::changes::{self, Position};
 use incidex_schema::db::reports::{self, ReportRow};
-
 use tokio::sync::Notify;
 
-use super::document::{current_doc, published_doc};
+use super::document::published_doc;
 use crate::members::AnonymiserCache;
 use crate::work::Next;
 
-/// How long a gap in the change log is waited for.
-pub const GAP_GRACE: Duration = Duration::from_secs(5);
-/// Changes applied per commit at most.
-pub const BATCH: i64 = 500;
+/// Changes taken per step (and commit) at most, give or take the rest of
+/// one transaction.
+pub const BATCH: i64 = 2_000;
+/// Reports read per query.
+pub const READ_CHUNK: usize = 500;
 /// How often the follower looks for changes made elsewhere.
 pub const POLL: Duration = Duration::from_millis(250);
 /// After a commit that did not fill a batch, the follower lets changes
@@ -42,52 +48,20 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// commit and the incremental clustering cost far more than the documents
 /// themselves), at the price of search seeing a filing up to this much
 /// later. Idle, a change is indexed as soon as it is committed.
-pub const COMMIT_EVERY: Duration = Duration::from_millis(200);
+pub const COMMIT_EVERY: Duration = Duration::from_millis(150);
+/// Reports touched while catching up whose clusters are refreshed once
+/// caught up; beyond this a full re-clustering is cheaper anyway.
+const MAX_TOUCHED: usize = 10_000;
 
 /// What a follower step did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
+    /// Changes applied.
     pub applied: usize,
-    pub committed_seq: Option<i64>,
-}
-
-/// Which changes after a processed sequence number a follower of the
-/// change log may take now: those before the first gap that is still
-/// within [`GAP_GRACE`] (a transaction that took the number may not have
-/// committed yet). Shared by the index follower and the alert matcher.
-#[derive(Debug, Default)]
-pub struct GapTracker {
-    gap: Option<(i64, Instant)>,
-}
-
-impl GapTracker {
-    /// The prefix of `changes` (read after `last`, in order) that may be
-    /// processed now.
-    pub fn contiguous<'a>(&mut self, last: i64, changes: &'a [ChangeRow]) -> &'a [ChangeRow] {
-        let mut expected = last + 1;
-        for (i, change) in changes.iter().enumerate() {
-            if change.seq != expected {
-                let first_seen = match self.gap {
-                    Some((seq, at)) if seq == expected => at,
-                    _ => {
-                        self.gap = Some((expected, Instant::now()));
-                        Instant::now()
-                    }
-                };
-                if first_seen.elapsed() < GAP_GRACE {
-                    return &changes[..i];
-                }
-                tracing::warn!(
-                    missing_from = expected,
-                    next = change.seq,
-                    "skipping a gap in the change log"
-                );
-            }
-            expected = change.seq + 1;
-        }
-        self.gap = None;
-        changes
-    }
+    /// The position committed with them.
+    pub committed: Option<Position>,
+    /// Whether more final changes are waiting.
+    pub more: bool,
 }
 
 /// The follower's state between steps.
@@ -97,17 +71,58 @@ pub struct Follower {
     members: Arc<AnonymiserCache>,
     k: usize,
     writer: Option<(u64, IncidentWriter)>,
-    gaps: GapTracker,
     /// An older generation is left on disk to remove.
     stale: bool,
+    /// Where the follower stands when that is past the last commit (steps
+    /// that found nothing to index move it without a commit).
+    position: Option<Position>,
+    /// Reports changed since clusters were last brought up to date.
+    touched: BTreeSet<String>,
+    /// Whether clustering waits for the index to catch up.
+    clustering_due: bool,
 }
 
 impl std::fmt::Debug for Follower {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Follower")
             .field("k", &self.k)
+            .field("position", &self.position)
             .finish_non_exhaustive()
     }
+}
+
+/// Turns stored rows into index documents, on every core for a large
+/// batch (JSON parsing and the projection cost more than indexing).
+fn documents(
+    rows: &[ReportRow],
+    counts: &HashMap<String, usize>,
+    k: usize,
+) -> anyhow::Result<Vec<Option<IndexDoc>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if rows.len() < 256 || threads < 2 {
+        return rows.iter().map(|r| published_doc(r, counts, k)).collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| published_doc(r, counts, k))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("document builder panicked"))??,
+            );
+        }
+        Ok(out)
+    })
 }
 
 impl Follower {
@@ -123,8 +138,10 @@ impl Follower {
             members,
             k,
             writer: None,
-            gaps: GapTracker::default(),
             stale: false,
+            position: None,
+            touched: BTreeSet::new(),
+            clustering_due: true,
         }
     }
 
@@ -162,66 +179,96 @@ impl Follower {
         }
     }
 
-    /// Applies up to [`BATCH`] changes and commits them; `Ok` with
+    /// Where the follower stands: its own position, else the one the live
+    /// index was committed with (0 for a new index).
+    pub fn position(&self) -> anyhow::Result<Position> {
+        let committed = self.handle.current().last_committed_seq()?.unwrap_or(0);
+        Ok(self.position.map_or(committed, |p| p.max(committed)))
+    }
+
+    /// Applies the next batch of final changes and commits them; `Ok` with
     /// `applied == 0` when there was nothing to do.
     pub fn step(&mut self) -> anyhow::Result<Step> {
         if self.handle.adopt_from_disk()? {
+            // Another process rebuilt the index: it stands where the
+            // rebuild stood.
             self.stale = true;
+            self.position = None;
         }
         self.remove_stale();
-        let last = self.handle.current().last_committed_seq()?.unwrap_or(0);
+        let from = self.position()?;
         let mut conn = self.pool.get()?;
-        let changes = changes::changes_after(&mut conn, last, BATCH)?;
-        let usable = self.gaps.contiguous(last, &changes);
-        if usable.is_empty() {
+        let batch = changes::next_changes(&mut conn, from, BATCH)?;
+        if batch.changes.is_empty() {
+            self.position = Some(batch.next);
+            if self.clustering_due {
+                self.bring_clusters_up_to_date(&mut conn);
+            }
             return Ok(Step::default());
         }
         let counts = self.members.country_counts(&mut conn)?;
-        let k = self.k;
-        // Each report once, as it is now: its published rows in one query
-        // (a filing's create and publish are two changes of one report).
-        let mut ids: Vec<String> = Vec::with_capacity(usable.len());
+        // Each report once, as it is now: a filing's create and publish are
+        // two changes of one report.
+        let mut ids: Vec<String> = Vec::with_capacity(batch.changes.len());
         let mut seen = std::collections::HashSet::new();
-        for change in usable {
+        for change in &batch.changes {
             if seen.insert(change.report_id.as_str()) {
                 ids.push(change.report_id.clone());
             }
         }
-        let published: HashMap<String, ReportRow> = reports::find_published(&mut conn, &ids)?
-            .into_iter()
-            .map(|row| (row.id.clone(), row))
-            .collect();
-        let mut docs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let doc = match published.get(&id) {
-                Some(row) => published_doc(row, &counts, k)?,
-                None => None,
-            };
-            docs.push((id, doc));
+        let mut rows: Vec<ReportRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_CHUNK) {
+            rows.extend(reports::find_published(&mut conn, chunk)?);
         }
-        let through = usable.last().map(|c| c.seq).unwrap_or(last);
+        let docs = documents(&rows, &counts, self.k)?;
+        let published: HashMap<&str, IndexDoc> = rows
+            .iter()
+            .zip(docs)
+            .filter_map(|(row, doc)| doc.map(|d| (row.id.as_str(), d)))
+            .collect();
         let writer = self.writer()?;
-        for (id, doc) in &docs {
-            match doc {
+        for id in &ids {
+            match published.get(id.as_str()) {
                 Some(doc) => writer.upsert(doc)?,
                 None => writer.delete(id),
             }
         }
-        writer.commit(through)?;
-        // Cluster assignments follow what the index now holds.
-        crate::clusters::after_index_commit(
-            &mut conn,
-            &self.handle.current(),
-            docs.iter().map(|(id, _)| id.as_str()),
-        );
+        writer.commit(batch.next)?;
+        self.position = Some(batch.next);
+        metrics::counter!("incidex_indexed_changes_total").increment(batch.changes.len() as u64);
+        if self.touched.len() + ids.len() <= MAX_TOUCHED {
+            self.touched.extend(ids);
+        }
+        self.clustering_due = true;
+        if !batch.more {
+            // Caught up: clusters follow what the index now holds.
+            self.bring_clusters_up_to_date(&mut conn);
+        }
         Ok(Step {
-            applied: usable.len(),
-            committed_seq: Some(through),
+            applied: batch.changes.len(),
+            committed: Some(batch.next),
+            more: batch.more,
         })
     }
 
+    fn bring_clusters_up_to_date(&mut self, conn: &mut incidex_schema::db::DbConnection) {
+        let touched = std::mem::take(&mut self.touched);
+        if crate::clusters::after_index_commit(
+            conn,
+            &self.handle.current(),
+            touched.iter().map(String::as_str),
+        ) {
+            self.clustering_due = false;
+        } else {
+            // Retried once caught up again.
+            self.touched = touched;
+        }
+    }
+
     /// Rebuilds the index from the database aside and swaps it in; calls
-    /// `progress(done, total)` as it goes.
+    /// `progress(done, total)` as it goes. Reads the published reports in
+    /// pages in id order (one query per page) and builds their documents on
+    /// every core.
     pub fn rebuild(
         pool: &DbPool,
         handle: &IndexHandle,
@@ -230,27 +277,48 @@ impl Follower {
         mut progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<u64> {
         let mut conn = pool.get()?;
-        // Everything up to this sequence is in the snapshot; the follower
-        // continues after it.
-        let through = changes::latest_seq(&mut conn)?;
+        // Every change below this position is in what is read next; the
+        // follower goes on from here (changes after it are applied again,
+        // which is harmless).
+        let through = changes::head(&mut conn)?;
         let counts = members.country_counts(&mut conn)?;
-        let ids = reports::published_ids(&mut conn)?;
+        let total = reports::count_published(&mut conn)? as u64;
         let rebuild = handle.prepare_rebuild()?;
+        let mut done = 0u64;
         {
             let mut writer = rebuild.index().writer()?;
-            let total = ids.len() as u64;
-            for (n, id) in ids.iter().enumerate() {
-                if let Some(doc) = current_doc(&mut conn, id, &counts, k)? {
+            let mut after: Option<String> = None;
+            loop {
+                let rows = reports::published_page(&mut conn, after.as_deref(), 1_000)?;
+                let Some(last) = rows.last() else {
+                    break;
+                };
+                after = Some(last.id.clone());
+                for doc in documents(&rows, &counts, k)?.into_iter().flatten() {
                     writer.upsert(&doc)?;
                 }
-                progress(n as u64 + 1, total);
+                done += rows.len() as u64;
+                progress(done, total.max(done));
             }
             writer.commit(through)?;
             writer.finish()?;
         }
         handle.swap_to(rebuild)?;
-        Ok(ids.len() as u64)
+        Ok(done)
     }
+}
+
+/// How far the index is behind the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lag {
+    /// The follower's position in the change log.
+    pub position: Position,
+    /// Changes the index has not applied yet.
+    pub changes: i64,
+    /// Seconds since the oldest of them was made (0 when none).
+    pub seconds: i64,
+    /// Whether the follower has caught up at least once since start.
+    pub caught_up: bool,
 }
 
 /// The index of a running process and its follower (one writer).
@@ -259,6 +327,10 @@ pub struct IndexService {
     follower: Mutex<Follower>,
     /// Woken when reports change in this process.
     pub wake: Arc<Notify>,
+    pool: DbPool,
+    /// The follower's position, for readers of the lag.
+    position: AtomicI64,
+    caught_up: AtomicBool,
 }
 
 impl std::fmt::Debug for IndexService {
@@ -277,11 +349,15 @@ impl IndexService {
         k: usize,
     ) -> anyhow::Result<IndexService> {
         let handle = Arc::new(IndexHandle::open(data_dir.join("index"))?);
-        let follower = Follower::new(pool, handle.clone(), members, k);
+        let follower = Follower::new(pool.clone(), handle.clone(), members, k);
+        let position = follower.position()?;
         Ok(IndexService {
             handle,
             follower: Mutex::new(follower),
             wake: Arc::new(Notify::new()),
+            pool,
+            position: AtomicI64::new(position),
+            caught_up: AtomicBool::new(false),
         })
     }
 
@@ -299,25 +375,56 @@ impl IndexService {
             .follower
             .lock()
             .map_err(|_| anyhow::anyhow!("the index follower is poisoned"))?;
-        match follower.step() {
+        let result = follower.step();
+        if let Ok(p) = follower.position() {
+            self.position.store(p, Ordering::Relaxed);
+        }
+        match result {
             Ok(step) if step.applied > 0 => {
                 tracing::debug!(
                     applied = step.applied,
-                    seq = step.committed_seq,
+                    position = step.committed,
                     "index caught up"
                 );
-                if i64::try_from(step.applied).is_ok_and(|n| n < BATCH) {
-                    Ok(Next::After(COMMIT_EVERY))
-                } else {
+                if step.more {
                     Ok(Next::Now)
+                } else {
+                    self.caught_up.store(true, Ordering::Relaxed);
+                    Ok(Next::After(COMMIT_EVERY))
                 }
             }
-            Ok(_) => Ok(Next::Idle),
+            Ok(_) => {
+                self.caught_up.store(true, Ordering::Relaxed);
+                Ok(Next::Idle)
+            }
             Err(e) => {
                 // Drop the writer: its uncommitted work is redone next time.
                 follower.writer = None;
                 Err(e)
             }
         }
+    }
+
+    /// How far behind the index is now. Reads the database.
+    pub fn lag(&self) -> anyhow::Result<Lag> {
+        let position = self.position.load(Ordering::Relaxed);
+        let mut conn = self.pool.get()?;
+        let (changes, oldest) = changes::backlog(&mut conn, position)?;
+        let seconds = oldest
+            .map(|t| {
+                (incidex_schema::db::reports::now() - t)
+                    .num_seconds()
+                    .max(0)
+            })
+            .unwrap_or(0);
+        let lag = Lag {
+            position,
+            changes,
+            seconds,
+            caught_up: self.caught_up.load(Ordering::Relaxed),
+        };
+        metrics::gauge!("incidex_index_lag_changes").set(lag.changes as f64);
+        metrics::gauge!("incidex_index_lag_seconds").set(lag.seconds as f64);
+        Ok(lag)
     }
 }

@@ -5,4 +5,4 @@ pub mod document;
 pub mod follower;
 
 pub use document::{index_doc, published_doc};
-pub use follower::{Follower, GapTracker, IndexService, Step};
+pub use follower::{Follower, IndexService, Lag, Step};

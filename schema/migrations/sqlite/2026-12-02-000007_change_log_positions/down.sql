@@ -1,0 +1,3 @@
+DROP INDEX report_changes_position;
+DROP TRIGGER report_changes_position;
+ALTER TABLE report_changes DROP COLUMN txid;
