@@ -1,0 +1,133 @@
+//! Sparse document vectors: a compact store of term counts while reports
+//! are read, then unit tf-idf vectors over the selected terms.
+
+/// Rows of `(u32 column, f32 value)`, compressed (CSR).
+#[derive(Debug, Clone, Default)]
+pub struct Csr {
+    pub indptr: Vec<usize>,
+    pub idx: Vec<u32>,
+    pub val: Vec<f32>,
+}
+
+impl Csr {
+    pub fn new() -> Self {
+        Csr {
+            indptr: vec![0],
+            idx: Vec::new(),
+            val: Vec::new(),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.indptr.len() - 1
+    }
+
+    pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
+        (&self.idx[a..b], &self.val[a..b])
+    }
+
+    pub fn push_row(&mut self, row: &[(u32, f32)]) {
+        for &(c, v) in row {
+            self.idx.push(c);
+            self.val.push(v);
+        }
+        self.indptr.push(self.idx.len());
+    }
+
+    pub fn shrink(&mut self) {
+        self.indptr.shrink_to_fit();
+        self.idx.shrink_to_fit();
+        self.val.shrink_to_fit();
+    }
+}
+
+/// Term counts of every document read so far: `(term id, tf)` sorted by
+/// term id, five bytes per distinct term of a document.
+#[derive(Debug, Clone, Default)]
+pub struct CountStore {
+    indptr: Vec<usize>,
+    ids: Vec<u32>,
+    tfs: Vec<u8>,
+}
+
+impl CountStore {
+    pub fn new() -> Self {
+        CountStore {
+            indptr: vec![0],
+            ids: Vec::new(),
+            tfs: Vec::new(),
+        }
+    }
+
+    /// Adds a document from its term ids (with repeats; sorted in place).
+    /// Counts saturate at 255, far beyond where `1 + ln tf` still matters.
+    pub fn push(&mut self, terms: &mut [u32]) {
+        terms.sort_unstable();
+        let mut i = 0;
+        while i < terms.len() {
+            let t = terms[i];
+            let mut j = i;
+            while j < terms.len() && terms[j] == t {
+                j += 1;
+            }
+            self.ids.push(t);
+            self.tfs.push((j - i).min(255) as u8);
+            i = j;
+        }
+        self.indptr.push(self.ids.len());
+    }
+
+    pub fn docs(&self) -> usize {
+        self.indptr.len() - 1
+    }
+
+    pub fn doc(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
+        self.ids[a..b]
+            .iter()
+            .zip(&self.tfs[a..b])
+            .map(|(&t, &n)| (t, u32::from(n)))
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.ids.capacity() * 4 + self.tfs.capacity() + self.indptr.capacity() * 8
+    }
+}
+
+/// Sublinear term frequency.
+pub fn tf_weight(tf: u32) -> f32 {
+    1.0 + (tf.max(1) as f32).ln()
+}
+
+/// Smoothed inverse document frequency (never zero).
+pub fn idf(n: u64, df: u64) -> f32 {
+    ((1.0 + n as f32) / (1.0 + df as f32)).ln() + 1.0
+}
+
+/// Scales `v` to length `length` (no-op for a zero vector).
+pub fn normalise(v: &mut [(u32, f32)], length: f32) {
+    let norm = v.iter().map(|e| e.1 * e.1).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for e in v.iter_mut() {
+            e.1 *= length / norm;
+        }
+    }
+}
+
+/// Dot product of two rows sorted by column.
+pub fn dot_sorted(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f32 {
+    let (mut i, mut j, mut s) = (0, 0, 0.0);
+    while i < a.0.len() && j < b.0.len() {
+        match a.0[i].cmp(&b.0[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                s += a.1[i] * b.1[j];
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    s
+}
