@@ -34,6 +34,8 @@ struct Args {
     limit: usize,
     holdout: usize,
     unseen: Option<String>,
+    thin: Option<(String, usize)>,
+    members: bool,
     show: usize,
     params: ClusterParams,
 }
@@ -46,6 +48,8 @@ fn parse_args() -> Result<Args, String> {
         limit: usize::MAX,
         holdout: 0,
         unseen: None,
+        thin: None,
+        members: false,
         show: 12,
         params: ClusterParams::default(),
     };
@@ -61,6 +65,12 @@ fn parse_args() -> Result<Args, String> {
             "--holdout" => a.holdout = num(it.next(), "--holdout")?,
             "--show" => a.show = num(it.next(), "--show")?,
             "--unseen" => a.unseen = it.next(),
+            "--members" => a.members = true,
+            "--thin" => {
+                let v = it.next().ok_or("--thin needs LABEL:EVERY")?;
+                let (l, e) = v.split_once(':').ok_or("--thin needs LABEL:EVERY")?;
+                a.thin = Some((l.to_string(), e.parse().map_err(|_| "--thin LABEL:EVERY")?));
+            }
             "--sample" => a.params.sample_size = num(it.next(), "--sample")?,
             "--min-df" => a.params.min_df_ratio = num(it.next(), "--min-df")?,
             "--max-terms" => a.params.max_terms = num(it.next(), "--max-terms")?,
@@ -163,6 +173,8 @@ fn run(args: &Args) -> Result<(), String> {
     let mut held: Vec<(ClusterInput, Option<String>)> = Vec::new();
     let mut batch: Vec<ClusterInput> = Vec::new();
     let mut read_secs = 0.0;
+    let mut thinned = 0usize;
+    let mut snippets: Vec<String> = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate().take(total) {
         let tr = Instant::now();
         let line = line.map_err(|e| e.to_string())?;
@@ -183,6 +195,27 @@ fn run(args: &Args) -> Result<(), String> {
             ..Default::default()
         };
         read_secs += tr.elapsed().as_secs_f64();
+        if let Some((l, every)) = &args.thin
+            && label.as_deref() == Some(l.as_str())
+        {
+            thinned += 1;
+            if thinned % every != 0 {
+                continue;
+            }
+        }
+        if args.members {
+            snippets.push(format!(
+                "{} {}: {}",
+                input.id,
+                label.as_deref().unwrap_or("-"),
+                input
+                    .text
+                    .chars()
+                    .take(110)
+                    .collect::<String>()
+                    .replace('\n', " ")
+            ));
+        }
         if i >= keep || (args.unseen.is_some() && label == args.unseen) {
             held.push((input, label));
             continue;
@@ -199,20 +232,27 @@ fn run(args: &Args) -> Result<(), String> {
     let t_read = t0.elapsed().as_secs_f64();
     let c = builder.finish();
     let t_all = t0.elapsed().as_secs_f64();
-    let tm = c.timings;
+    let tm = c.diagnostics;
     println!(
         "time: {:.1} s total ({:.1} s reading JSON, {:.1} s analysis, {:.1} s vectors, {:.1} s clustering, {:.1} s labels); in-library {:.1} s",
         t_all,
         read_secs,
-        tm.analyse,
-        tm.vectors,
-        tm.cluster,
-        tm.labels,
-        t_all - read_secs - (t_read - read_secs - tm.analyse).max(0.0),
+        tm.analyse_secs,
+        tm.vectors_secs,
+        tm.cluster_secs,
+        tm.labels_secs,
+        t_all - read_secs - (t_read - read_secs - tm.analyse_secs).max(0.0),
+    );
+    println!(
+        "data: {} terms read, {} term counts held, {} dimensions, {} vector entries",
+        tm.terms, tm.count_entries, tm.dims, tm.vector_entries
     );
     println!("peak RSS (VmHWM): {:.0} MB", peak_rss_mb());
     if let Some(first) = c.clusters.first() {
-        println!("joining floor (min_similarity): {:.3}", first.centroid.min_similarity);
+        println!(
+            "joining floor (min_similarity): {:.3}",
+            first.centroid.min_similarity
+        );
     }
     println!("loadavg after: {}", loadavg());
 
@@ -278,6 +318,13 @@ fn run(args: &Args) -> Result<(), String> {
             lab.join(", "),
             c.clusters[k].label
         );
+        if args.members {
+            for m in &c.clusters[k].members {
+                if let Some(s) = snippets.iter().find(|s| s.starts_with(&format!("{m} "))) {
+                    println!("    {s}");
+                }
+            }
+        }
     }
 
     if !held.is_empty() {

@@ -58,32 +58,42 @@ pub fn distinctive(
     out
 }
 
+/// A distinctive term by name: its analysed form and usual spelling.
+pub type Named = (String, String);
+
+/// Names the strongest distinctive terms.
+pub fn name(top: &[(u32, f32, usize)], lexicon: &Lexicon) -> Vec<Named> {
+    top.iter()
+        .take(TOP)
+        .map(|(t, _, _)| {
+            (
+                lexicon.term(*t).to_string(),
+                lexicon.surface(*t).to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The label (`label_items` items) and top terms of a set of members from
-/// their distinctive terms and, where given, some of their texts.
+/// their named distinctive terms and, where given, some of their texts.
+/// `counter` memoises the analysis of the texts' words.
 pub fn compose(
-    top: &[(u32, f32, usize)],
-    lexicon: &Lexicon,
+    top: &[Named],
     texts: &[&str],
     label_items: usize,
+    counter: &mut TermCounter,
 ) -> (String, Vec<String>) {
-    let top: Vec<&(u32, f32, usize)> = top.iter().take(TOP).collect();
-    let top_terms: Vec<String> = top
-        .iter()
-        .map(|(t, _, _)| lexicon.surface(*t).to_string())
-        .collect();
-    let phrases = best_phrases(&top, lexicon, texts);
+    let top_terms: Vec<String> = top.iter().map(|(_, s)| s.clone()).collect();
+    let phrases = best_phrases(top, texts, counter);
     let mut used: FxHashSet<String> = FxHashSet::default();
     let mut items: Vec<String> = Vec::new();
-    for (i, (t, _, _)) in top.iter().enumerate() {
+    for (i, (term, surface)) in top.iter().enumerate() {
         if items.len() >= label_items {
             break;
         }
         let (text, stems) = match &phrases[i] {
             Some(p) => p.clone(),
-            None => (
-                lexicon.surface(*t).to_string(),
-                vec![lexicon.term(*t).to_string()],
-            ),
+            None => (surface.clone(), vec![term.clone()]),
         };
         if stems.iter().any(|s| used.contains(s)) {
             continue;
@@ -102,9 +112,9 @@ pub fn compose(
 /// For each top term, the phrase most members write around it (with the
 /// content stems it covers), if common enough.
 fn best_phrases(
-    top: &[&(u32, f32, usize)],
-    lexicon: &Lexicon,
+    top: &[Named],
     texts: &[&str],
+    counter: &mut TermCounter,
 ) -> Vec<Option<(String, Vec<String>)>> {
     let mut out = vec![None; top.len()];
     if texts.len() < 2 {
@@ -113,17 +123,20 @@ fn best_phrases(
     let wanted: HashMap<&str, usize> = top
         .iter()
         .enumerate()
-        .map(|(i, (t, _, _))| (lexicon.term(*t), i))
+        .map(|(i, (t, _))| (t.as_str(), i))
         .collect();
-    let mut counter = TermCounter::default();
-    let mut stem_of: FxHashMap<String, Option<String>> = FxHashMap::default();
-    let mut stem = |w: &str| -> Option<String> {
+    let mut stem_of: FxHashMap<String, Vec<String>> = FxHashMap::default();
+    // The analysed terms of a word as written (a joined word has several).
+    let mut stem = |w: &str| -> Vec<String> {
         if let Some(s) = stem_of.get(w) {
             return s.clone();
         }
         let mut ids = Vec::new();
         counter.terms(w, &mut ids);
-        let s = (ids.len() == 1).then(|| counter.lexicon.term(ids[0]).to_string());
+        let s: Vec<String> = ids
+            .iter()
+            .map(|&i| counter.lexicon.term(i).to_string())
+            .collect();
         stem_of.insert(w.to_string(), s.clone());
         s
     };
@@ -132,26 +145,31 @@ fn best_phrases(
     let mut holders = vec![0usize; top.len()];
     for text in texts.iter().take(PHRASE_TEXTS) {
         let words = phrase_words(text);
-        let stems: Vec<Option<String>> = words
+        let stems: Vec<Vec<String>> = words
             .iter()
-            .map(|w| w.as_deref().and_then(&mut stem))
+            .map(|w| w.as_deref().map(&mut stem).unwrap_or_default())
             .collect();
         let mut seen: FxHashSet<String> = FxHashSet::default();
         let mut held = vec![false; top.len()];
         for (i, s) in stems.iter().enumerate() {
-            if let Some(&k) = s.as_deref().and_then(|s| wanted.get(s)) {
-                held[k] = true;
+            for k in s.iter().filter_map(|s| wanted.get(s.as_str())) {
+                held[*k] = true;
             }
             for n in 2..=3 {
                 if i + n > words.len() {
                     break;
                 }
                 let span = &words[i..i + n];
-                let Some(span) = span.iter().map(|w| w.as_deref()).collect::<Option<Vec<&str>>>()
+                let Some(span) = span
+                    .iter()
+                    .map(|w| w.as_deref())
+                    .collect::<Option<Vec<&str>>>()
                 else {
                     break;
                 };
-                if span.iter().any(|w| is_identifier(w) || w.chars().count() < 2)
+                if span
+                    .iter()
+                    .any(|w| is_identifier(w) || w.chars().count() < 2)
                     || is_stop_word(span[0])
                     || is_stop_word(span[n - 1])
                 {
@@ -159,7 +177,8 @@ fn best_phrases(
                 }
                 let hits: Vec<usize> = stems[i..i + n]
                     .iter()
-                    .filter_map(|s| s.as_deref().and_then(|s| wanted.get(s)).copied())
+                    .flatten()
+                    .filter_map(|s| wanted.get(s.as_str()).copied())
                     .collect();
                 if hits.is_empty() {
                     continue;

@@ -299,11 +299,7 @@ pub fn lloyd(v: &Csr, mut assign: Vec<usize>, dims: usize, max_iter: usize) -> V
         let k = dense_labels(&mut assign);
         let cents = Centroids::of(v, &assign, k, dims);
         let next = nearest(v, &cents);
-        let moved = next
-            .iter()
-            .zip(&assign)
-            .filter(|(a, b)| a.0 != **b)
-            .count();
+        let moved = next.iter().zip(&assign).filter(|(a, b)| a.0 != **b).count();
         for (a, b) in assign.iter_mut().zip(&next) {
             *a = b.0;
         }

@@ -151,8 +151,8 @@ impl Default for ClusterParams {
     fn default() -> Self {
         ClusterParams {
             method: Method::Buckshot,
-            max_terms: 64,
-            min_df_ratio: 0.002,
+            max_terms: 128,
+            min_df_ratio: 0.01,
             max_df_ratio: 0.5,
             field_weight: 0.5,
             sample_size: 2000,
@@ -297,8 +297,8 @@ pub struct Clustering {
     /// Document frequencies of the clustered documents (for [`assign`]
     /// right after, before the index has them).
     pub stats: TermStats,
-    /// Where the time went, for logs and benchmarks.
-    pub timings: Timings,
+    /// Sizes and where the time went, for logs and benchmarks.
+    pub diagnostics: Diagnostics,
     vectors: Csr,
     tlps: Vec<Option<Tlp>>,
     ids: Vec<String>,
@@ -309,13 +309,25 @@ pub struct Clustering {
     label_terms: usize,
 }
 
-/// Seconds spent in each phase of a full clustering.
+/// Sizes and seconds of each phase of a full clustering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Timings {
-    pub analyse: f64,
-    pub vectors: f64,
-    pub cluster: f64,
-    pub labels: f64,
+pub struct Diagnostics {
+    pub documents: usize,
+    /// Distinct terms read.
+    pub terms: usize,
+    /// `(term, count)` entries held while reading.
+    pub count_entries: usize,
+    /// Terms that are a dimension of some vector.
+    pub dims: usize,
+    /// Non-zero entries of all vectors.
+    pub vector_entries: usize,
+    /// The joining floor found (see [`Centroid::min_similarity`]).
+    pub min_similarity: f32,
+    /// Analysis (in [`ClusterBuilder::extend`], both threads' wall time).
+    pub analyse_secs: f64,
+    pub vectors_secs: f64,
+    pub cluster_secs: f64,
+    pub labels_secs: f64,
 }
 
 impl Clustering {
@@ -361,7 +373,9 @@ impl Clustering {
                     .map(|k| self.texts[k].1.as_str())
             })
             .collect();
-        let (mut label, top_terms) = label::compose(&top, &self.lexicon, &texts, self.label_terms);
+        let named = label::name(&top, &self.lexicon);
+        let (mut label, top_terms) =
+            with_counter(|c| label::compose(&named, &texts, self.label_terms, c));
         let shared = shared_fields(&terms, &self.lexicon);
         if !shared.is_empty() {
             label = format!("{label} ({})", shared.join(", "));
@@ -420,10 +434,7 @@ fn weigh(
     text.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     text.truncate(params.max_terms);
     normalise(&mut text, 1.0);
-    let mut fields: Vec<(u32, f32)> = pseudo
-        .iter()
-        .map(|&p| (p, idf(n, df(p).max(1))))
-        .collect();
+    let mut fields: Vec<(u32, f32)> = pseudo.iter().map(|&p| (p, idf(n, df(p).max(1)))).collect();
     normalise(&mut fields, params.field_weight);
     let mut v = text;
     v.extend(fields);
@@ -455,7 +466,6 @@ pub struct ClusterBuilder {
     counts: CountStore,
     pseudo: Vec<Vec<u32>>,
     df: Vec<u32>,
-    cf: Vec<u64>,
     ids: Vec<String>,
     tlps: Vec<Option<Tlp>>,
     texts: Vec<(usize, String)>,
@@ -478,7 +488,6 @@ impl ClusterBuilder {
             counts: CountStore::new(),
             pseudo: Vec::new(),
             df: Vec::new(),
-            cf: Vec::new(),
             ids: Vec::new(),
             tlps: Vec::new(),
             texts: Vec::new(),
@@ -555,11 +564,9 @@ impl ClusterBuilder {
             .collect();
         if self.df.len() < self.lexicon.len() {
             self.df.resize(self.lexicon.len(), 0);
-            self.cf.resize(self.lexicon.len(), 0);
         }
-        for (t, tf) in self.counts.doc(doc) {
+        for (t, _) in self.counts.doc(doc) {
             self.df[t as usize] += 1;
-            self.cf[t as usize] += u64::from(tf);
         }
         for &p in &pseudo {
             self.df[p as usize] += 1;
@@ -584,10 +591,9 @@ impl ClusterBuilder {
             params,
             workers,
             lexicon,
-            counts,
+            mut counts,
             pseudo,
             df,
-            cf,
             ids,
             tlps,
             mut texts,
@@ -597,59 +603,82 @@ impl ClusterBuilder {
         drop(workers);
         let t0 = std::time::Instant::now();
         let n = ids.len() as u64;
-        let mut vectors = Csr::new();
-        let mode = std::env::var("EXPW").unwrap_or_default();
-        let burst: Vec<f32> = (0..df.len())
-            .map(|t| {
-                let (d, c) = (df[t] as f64, cf[t] as f64);
-                let nn = n as f64;
-                if d == 0.0 { return 0.0; }
-                let ridf = -(d / nn).ln() + (1.0 - (-c / nn).exp()).ln();
-                ridf.max(0.0) as f32
+        let mut diag = Diagnostics {
+            documents: ids.len(),
+            terms: lexicon.len(),
+            count_entries: counts.entries(),
+            ..Default::default()
+        };
+        let df_of = |t: u32| u64::from(df[t as usize]);
+        // Exact sizes first, so the vectors are allocated once.
+        let (min_df, max_df) = df_band(n, &params);
+        let nnz: usize = (0..counts.docs())
+            .map(|i| {
+                let band = counts
+                    .doc(i)
+                    .filter(|&(t, _)| (min_df..=max_df).contains(&df_of(t)))
+                    .count();
+                band.min(params.max_terms) + pseudo[i].len()
             })
-            .collect();
+            .sum();
+        let mut vectors = Csr {
+            indptr: Vec::with_capacity(counts.docs() + 1),
+            idx: Vec::with_capacity(nnz),
+            val: Vec::with_capacity(nnz),
+        };
+        vectors.indptr.push(0);
         for (i, p) in pseudo.iter().enumerate() {
-            let mut v: Vec<(u32, f32)> = Vec::new();
-            if mode.is_empty() {
-                v = weigh(counts.doc(i), p, n, |t| u64::from(df[t as usize]), &params);
-            } else {
-                let (min_df, max_df) = df_band(n, &params);
-                let cap = idf(n, (n as f32 * 0.01) as u64);
-                for (t, tf) in counts.doc(i) {
-                    let d = u64::from(df[t as usize]);
-                    if d < 2 || d > max_df { continue; }
-                    let w = match mode.as_str() {
-                        "ridf" => burst[t as usize],
-                        "ridfmul" => idf(n, d) * (1.0 - (-burst[t as usize] / 0.5).exp()),
-                        "cap" => { if d < min_df { continue; } idf(n, d).min(cap) }
-                        _ => idf(n, d),
-                    };
-                    v.push((t, tf_weight(tf) * w));
-                }
-                v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                v.truncate(params.max_terms);
-                normalise(&mut v, 1.0);
-                v.sort_by_key(|e| e.0);
-            }
+            let v = weigh(counts.doc(i), p, n, df_of, &params);
             vectors.push_row(&v);
+            if i % 1024 == 0 {
+                counts.free_before(i);
+            }
         }
         drop(counts);
         drop(pseudo);
-        vectors.shrink();
+        // Only terms that made it into a vector are dimensions; the rest
+        // of the lexicon goes.
+        let mut dim_of: Vec<u32> = vec![u32::MAX; lexicon.len()];
+        let mut small = Lexicon::default();
+        let mut dim_df: Vec<u32> = Vec::new();
+        for t in vectors.idx.iter_mut() {
+            let d = &mut dim_of[*t as usize];
+            if *d == u32::MAX {
+                *d = small.intern(lexicon.term(*t), lexicon.surface(*t));
+                dim_df.push(df[*t as usize]);
+            }
+            *t = *d;
+        }
+        let mut stats_df: HashMap<String, u64> = HashMap::new();
+        for (t, &d) in df.iter().enumerate() {
+            if d >= 2 {
+                stats_df.insert(lexicon.term(t as u32).to_string(), u64::from(d));
+            }
+        }
+        drop(dim_of);
+        drop(lexicon);
+        drop(df);
+        let lexicon = small;
         let dims = lexicon.len();
+        diag.dims = dims;
+        diag.vector_entries = vectors.idx.len();
         let t1 = std::time::Instant::now();
         let mut assignments = match params.method {
             Method::Buckshot => {
                 method::buckshot(&vectors, dims, params.sample_size, params.max_iter)
             }
-            Method::KMeans => {
-                method::kmeans_silhouette(&vectors, dims, params.sample_size, 64, params.max_iter)
-            }
+            Method::KMeans => method::kmeans_silhouette(
+                &vectors,
+                dims,
+                params.sample_size,
+                KMEANS_MAX_K,
+                params.max_iter,
+            ),
             Method::Leader { threshold } => {
                 method::leader(&vectors, dims, threshold, params.max_iter)
             }
         };
-        let (centroids, floor) = stored_centroids(&vectors, &assignments, dims, &params);
+        let (centroids, floor) = stored_centroids(&vectors, &assignments, dims);
         // The final placement is the incremental one, on the stored
         // (truncated) centroids: what `assign` would do.
         let k = centroids.k;
@@ -657,21 +686,13 @@ impl ClusterBuilder {
         let mut extra = k;
         for (i, a) in assignments.iter_mut().enumerate() {
             let (c, s) = centroids.best(vectors.row(i), &mut buf);
-            if std::env::var("CLDEBUG").is_ok() && i % 97 == 0 {
-                let mut sc = vec![0f32; k];
-                centroids.scores(vectors.row(i), &mut sc);
-                sc.sort_by(|a, b| b.total_cmp(a));
-                eprintln!("dbg {i} floor {floor:.3} best {s:.3} next {:?}", &sc[1..4.min(k)]);
-            }
-            if k > 0 && s >= floor {
+            if k > 0 && s > 0.0 && s >= floor {
                 *a = c;
             } else {
                 *a = extra;
                 extra += 1;
             }
         }
-        // Singleton clusters of the sample whose member resembles a bigger
-        // cluster join it (the floor decides "resembles").
         method::dense_labels(&mut assignments);
         let t2 = std::time::Instant::now();
         let n_clusters = assignments.iter().max().map_or(0, |m| m + 1);
@@ -688,12 +709,6 @@ impl ClusterBuilder {
             *x /= n.max(1) as f32;
         }
         texts.sort_by_key(|e| e.0);
-        let mut stats_df: HashMap<String, u64> = HashMap::with_capacity(dims);
-        for (t, &d) in df.iter().enumerate() {
-            if d > 0 {
-                stats_df.insert(lexicon.term(t as u32).to_string(), u64::from(d));
-            }
-        }
         let mut clustering = Clustering {
             clusters: Vec::new(),
             assignments,
@@ -701,7 +716,7 @@ impl ClusterBuilder {
                 num_docs: n,
                 df: stats_df,
             },
-            timings: Timings::default(),
+            diagnostics: Diagnostics::default(),
             vectors,
             tlps,
             ids,
@@ -724,15 +739,18 @@ impl ClusterBuilder {
             })
             .collect();
         clustering.clusters = clusters;
-        clustering.timings = Timings {
-            analyse: analyse_secs,
-            vectors: (t1 - t0).as_secs_f64(),
-            cluster: (t2 - t1).as_secs_f64(),
-            labels: t2.elapsed().as_secs_f64(),
-        };
+        diag.min_similarity = floor;
+        diag.analyse_secs = analyse_secs;
+        diag.vectors_secs = (t1 - t0).as_secs_f64();
+        diag.cluster_secs = (t2 - t1).as_secs_f64();
+        diag.labels_secs = t2.elapsed().as_secs_f64();
+        clustering.diagnostics = diag;
         clustering
     }
 }
+
+/// Largest k tried by [`Method::KMeans`].
+const KMEANS_MAX_K: usize = 64;
 
 fn analyse_batch(counter: &mut TermCounter, batch: &[ClusterInput]) -> Vec<Vec<u32>> {
     batch
@@ -747,12 +765,7 @@ fn analyse_batch(counter: &mut TermCounter, batch: &[ClusterInput]) -> Vec<Vec<u
 
 /// Centroids truncated to their [`CENTROID_TERMS`] strongest terms (what
 /// the caller stores), and the joining floor.
-fn stored_centroids(
-    v: &Csr,
-    assign: &[usize],
-    dims: usize,
-    _params: &ClusterParams,
-) -> (Centroids, f32) {
+fn stored_centroids(v: &Csr, assign: &[usize], dims: usize) -> (Centroids, f32) {
     let k = assign.iter().max().map_or(0, |m| m + 1);
     let mut cents = Centroids::of(v, assign, k, dims);
     truncate_centroids(&mut cents, dims);
@@ -839,7 +852,7 @@ pub fn assign(
     params: &ClusterParams,
 ) -> Assignment {
     let v = vectorize(new, stats, params);
-    let weights: HashMap<&str, f32> = v.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+    let weights: FxHashMap<&str, f32> = v.iter().map(|(t, w)| (t.as_str(), *w)).collect();
     let mut best: Option<(usize, f32)> = None;
     for (i, c) in clusters.iter().enumerate() {
         let s: f32 = c
@@ -870,27 +883,47 @@ pub fn vectorize(
     stats: &dyn DocFreqs,
     params: &ClusterParams,
 ) -> Vec<(String, f32)> {
-    let mut counter = TermCounter::default();
-    let mut ids = Vec::new();
-    counter.terms(&input.text, &mut ids);
-    let mut counts = CountStore::new();
-    counts.push(&mut ids);
-    let pseudo: Vec<u32> = input
-        .pseudo_terms()
-        .iter()
-        .map(|p| counter.lexicon.intern(p, p))
-        .collect();
-    let lex = &counter.lexicon;
-    let v = weigh(
-        counts.doc(0),
-        &pseudo,
-        stats.num_docs(),
-        |t| stats.doc_freq(lex.term(t)),
-        params,
-    );
-    v.into_iter()
-        .map(|(t, w)| (lex.term(t).to_string(), w))
-        .collect()
+    with_counter(|counter| {
+        let mut ids = Vec::new();
+        counter.terms(&input.text, &mut ids);
+        let mut counts = CountStore::new();
+        counts.push(&mut ids);
+        let pseudo: Vec<u32> = input
+            .pseudo_terms()
+            .iter()
+            .map(|p| counter.lexicon.intern(p, p))
+            .collect();
+        let lex = &counter.lexicon;
+        let v = weigh(
+            counts.doc(0),
+            &pseudo,
+            stats.num_docs(),
+            |t| stats.doc_freq(lex.term(t)),
+            params,
+        );
+        v.into_iter()
+            .map(|(t, w)| (lex.term(t).to_string(), w))
+            .collect()
+    })
+}
+
+thread_local! {
+    /// Memoised analysis for [`vectorize`] and [`describe`]: the registry
+    /// places reports one by one, and words repeat across reports.
+    static COUNTER: std::cell::RefCell<TermCounter> = std::cell::RefCell::new(TermCounter::default());
+}
+
+/// Terms a thread's memo may hold before it starts afresh.
+const COUNTER_TERMS: usize = 1 << 20;
+
+fn with_counter<R>(f: impl FnOnce(&mut TermCounter) -> R) -> R {
+    COUNTER.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.lexicon.len() > COUNTER_TERMS {
+            *c = TermCounter::default();
+        }
+        f(&mut c)
+    })
 }
 
 impl Centroid {
@@ -926,7 +959,15 @@ pub fn describe(
     stats: &dyn DocFreqs,
     params: &ClusterParams,
 ) -> (String, Vec<String>) {
-    let mut counter = TermCounter::default();
+    with_counter(|counter| describe_with(counter, visible_members, stats, params))
+}
+
+fn describe_with(
+    counter: &mut TermCounter,
+    visible_members: &[ClusterInput],
+    stats: &dyn DocFreqs,
+    params: &ClusterParams,
+) -> (String, Vec<String>) {
     let mut sets: Vec<Vec<u32>> = Vec::with_capacity(visible_members.len());
     for inp in visible_members {
         let mut ids = Vec::new();
@@ -946,9 +987,10 @@ pub fn describe(
         |t| stats.doc_freq(lex.term(t)).max(1) as f32 / n,
         |t| lex.term(t).contains('='),
     );
-    let texts: Vec<&str> = visible_members.iter().map(|m| m.text.as_str()).collect();
-    let (mut label, top_terms) = label::compose(&top, lex, &texts, params.label_terms);
+    let named = label::name(&top, lex);
     let shared = shared_fields(&terms, lex);
+    let texts: Vec<&str> = visible_members.iter().map(|m| m.text.as_str()).collect();
+    let (mut label, top_terms) = label::compose(&named, &texts, params.label_terms, counter);
     if !shared.is_empty() {
         label = format!("{label} ({})", shared.join(", "));
     }
@@ -967,9 +1009,13 @@ pub fn cluster_vectors(vectors: &[Vec<(u32, f32)>], params: &ClusterParams) -> V
     }
     let mut a = match params.method {
         Method::Buckshot => method::buckshot(&csr, dims, params.sample_size, params.max_iter),
-        Method::KMeans => {
-            method::kmeans_silhouette(&csr, dims, params.sample_size, 64, params.max_iter)
-        }
+        Method::KMeans => method::kmeans_silhouette(
+            &csr,
+            dims,
+            params.sample_size,
+            KMEANS_MAX_K,
+            params.max_iter,
+        ),
         Method::Leader { threshold } => method::leader(&csr, dims, threshold, params.max_iter),
     };
     method::dense_labels(&mut a);

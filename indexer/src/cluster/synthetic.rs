@@ -81,8 +81,9 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
 const WEIGHTS: &[u32] = &[3, 10, 5, 7, 4, 6];
 
 const SYLLABLES: &[&str] = &[
-    "ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu", "na", "pe", "qui", "ro", "su", "ta",
-    "ve", "wi", "xo", "yu", "za", "bre", "cla", "dro", "fle", "gri", "plo", "stra", "tro", "vin",
+    "ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu", "na", "pe", "qui", "ro", "su",
+    "ta", "ve", "wi", "xo", "yu", "za", "bre", "cla", "dro", "fle", "gri", "plo", "stra", "tro",
+    "vin",
 ];
 
 /// The `r`-th filler word (letters only).
@@ -145,7 +146,8 @@ pub fn corpus(n: usize, seed: u64) -> (Vec<ClusterInput>, Vec<usize>) {
         }
         let phrases = FAMILIES[fam].1;
         let mut text = String::new();
-        let p = |rng: &mut Rng, ph: &[&str]| ph[(rng.next() % ph.len() as u64) as usize].to_string();
+        let p =
+            |rng: &mut Rng, ph: &[&str]| ph[(rng.next() % ph.len() as u64) as usize].to_string();
         text.push_str(&format!(
             "{} on {} ({})\n",
             capitalise(&p(&mut rng, phrases)),
@@ -154,7 +156,8 @@ pub fn corpus(n: usize, seed: u64) -> (Vec<ClusterInput>, Vec<usize>) {
         ));
         let sentences = 10 + (rng.next() % 10) as usize;
         let confounder = rng.next() % 5 == 0;
-        let other = (fam + 1 + (rng.next() % (FAMILIES.len() as u64 - 1)) as usize) % FAMILIES.len();
+        let other =
+            (fam + 1 + (rng.next() % (FAMILIES.len() as u64 - 1)) as usize) % FAMILIES.len();
         for s in 0..sentences {
             let words = 8 + (rng.next() % 10) as usize;
             let mut sent: Vec<String> = Vec::with_capacity(words + 4);

@@ -211,7 +211,10 @@ mod tests {
     fn identifier_parts_are_dropped_but_telecom_words_kept() {
         let mut c = TermCounter::default();
         let mut ids = Vec::new();
-        c.terms("Node MME-AMS-07 raised ALM-633 (ticket INC-123456).", &mut ids);
+        c.terms(
+            "Node MME-AMS-07 raised ALM-633 (ticket INC-123456).",
+            &mut ids,
+        );
         let terms: Vec<&str> = ids.iter().map(|&i| c.lexicon.term(i)).collect();
         assert_eq!(terms, vec!["node", "mme", "rais", "ticket"]);
     }

@@ -43,27 +43,43 @@ impl Csr {
 }
 
 /// Term counts of every document read so far: `(term id, tf)` sorted by
-/// term id, five bytes per distinct term of a document.
+/// term id, five bytes per distinct term of a document, in fixed blocks
+/// (no doubling of one huge buffer, and blocks are freed as soon as the
+/// vectors are built from them).
 #[derive(Debug, Clone, Default)]
 pub struct CountStore {
-    indptr: Vec<usize>,
-    ids: Vec<u32>,
-    tfs: Vec<u8>,
+    ids: Vec<Vec<u32>>,
+    tfs: Vec<Vec<u8>>,
+    /// Block and offset of each document's first entry, and its length.
+    docs: Vec<(u32, u32, u32)>,
 }
+
+/// Entries per block (4 MiB of ids).
+const BLOCK: usize = 1 << 20;
 
 impl CountStore {
     pub fn new() -> Self {
-        CountStore {
-            indptr: vec![0],
-            ids: Vec::new(),
-            tfs: Vec::new(),
-        }
+        CountStore::default()
     }
 
     /// Adds a document from its term ids (with repeats; sorted in place).
     /// Counts saturate at 255, far beyond where `1 + ln tf` still matters.
     pub fn push(&mut self, terms: &mut [u32]) {
         terms.sort_unstable();
+        let distinct =
+            terms.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!terms.is_empty());
+        let fits = self
+            .ids
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= distinct);
+        if !fits {
+            let cap = BLOCK.max(distinct);
+            self.ids.push(Vec::with_capacity(cap));
+            self.tfs.push(Vec::with_capacity(cap));
+        }
+        let b = self.ids.len() - 1;
+        let (ids, tfs) = (&mut self.ids[b], &mut self.tfs[b]);
+        let start = ids.len();
         let mut i = 0;
         while i < terms.len() {
             let t = terms[i];
@@ -71,27 +87,43 @@ impl CountStore {
             while j < terms.len() && terms[j] == t {
                 j += 1;
             }
-            self.ids.push(t);
-            self.tfs.push((j - i).min(255) as u8);
+            ids.push(t);
+            tfs.push((j - i).min(255) as u8);
             i = j;
         }
-        self.indptr.push(self.ids.len());
+        self.docs
+            .push((b as u32, start as u32, (ids.len() - start) as u32));
     }
 
     pub fn docs(&self) -> usize {
-        self.indptr.len() - 1
+        self.docs.len()
     }
 
     pub fn doc(&self, i: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let (a, b) = (self.indptr[i], self.indptr[i + 1]);
-        self.ids[a..b]
+        let (b, start, len) = self.docs[i];
+        let (b, a, e) = (b as usize, start as usize, (start + len) as usize);
+        self.ids[b][a..e]
             .iter()
-            .zip(&self.tfs[a..b])
+            .zip(&self.tfs[b][a..e])
             .map(|(&t, &n)| (t, u32::from(n)))
     }
 
-    pub fn bytes(&self) -> usize {
-        self.ids.capacity() * 4 + self.tfs.capacity() + self.indptr.capacity() * 8
+    /// Frees the blocks that hold only documents before `i`.
+    pub fn free_before(&mut self, i: usize) {
+        let Some(&(b, _, _)) = self.docs.get(i) else {
+            return;
+        };
+        for k in 0..b as usize {
+            if self.ids[k].capacity() > 0 {
+                self.ids[k] = Vec::new();
+                self.tfs[k] = Vec::new();
+            }
+        }
+    }
+
+    /// Entries held (distinct terms summed over documents).
+    pub fn entries(&self) -> usize {
+        self.docs.iter().map(|d| d.2 as usize).sum()
     }
 }
 
