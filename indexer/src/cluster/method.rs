@@ -321,6 +321,13 @@ pub fn dense_labels(assign: &mut [usize]) -> usize {
     map.len()
 }
 
+/// Most clusters a sample of `s` is cut into: enough for every plausible
+/// grouping (4 * sqrt(s), at most half the sample), and it bounds the cost
+/// of scoring the cuts.
+pub fn max_cut(s: usize) -> usize {
+    ((4.0 * (s as f64).sqrt()) as usize).clamp(2, (s / 2).max(2))
+}
+
 /// Buckshot: the sample's dendrogram cut at its best silhouette seeds
 /// spherical k-means over all rows. Sample clusters of one point seed
 /// nothing unless the sample is the whole corpus.
@@ -333,7 +340,7 @@ pub fn buckshot(v: &Csr, dims: usize, sample_size: usize, max_iter: usize) -> Ve
     let s = sample.len();
     let sim = sim_matrix(v, &sample, dims);
     let merges = average_linkage(sim.clone(), s);
-    let (labels, _) = silhouette_cut(&sim, s, &merges, s / 2);
+    let (labels, _) = silhouette_cut(&sim, s, &merges, max_cut(s));
     drop(sim);
     if s == n {
         return lloyd(v, labels, dims, max_iter);

@@ -299,6 +299,7 @@ pub struct Clustering {
     pub stats: TermStats,
     /// Sizes and where the time went, for logs and benchmarks.
     pub diagnostics: Diagnostics,
+    /// Each document's vector terms (weights dropped after clustering).
     vectors: Csr,
     tlps: Vec<Option<Tlp>>,
     ids: Vec<String>,
@@ -357,8 +358,13 @@ impl Clustering {
             .collect()
     }
 
+    /// The terms (dimensions) of document `i`'s vector.
+    fn terms_of(&self, i: usize) -> &[u32] {
+        &self.vectors.idx[self.vectors.indptr[i]..self.vectors.indptr[i + 1]]
+    }
+
     fn label_of(&self, members: &[usize]) -> (String, Vec<String>) {
-        let terms: Vec<&[u32]> = members.iter().map(|&i| self.vectors.row(i).0).collect();
+        let terms: Vec<&[u32]> = members.iter().map(|&i| self.terms_of(i)).collect();
         let top = label::distinctive(
             &terms,
             |t| self.vector_df[t as usize],
@@ -709,6 +715,8 @@ impl ClusterBuilder {
             *x /= n.max(1) as f32;
         }
         texts.sort_by_key(|e| e.0);
+        // Labels need only which terms each document has.
+        vectors.val = Vec::new();
         let mut clustering = Clustering {
             clusters: Vec::new(),
             assignments,
@@ -1020,4 +1028,78 @@ pub fn cluster_vectors(vectors: &[Vec<(u32, f32)>], params: &ClusterParams) -> V
     };
     method::dense_labels(&mut a);
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(id: &str, text: &str) -> ClusterInput {
+        ClusterInput {
+            id: id.into(),
+            tlp: Some(Tlp::Clear),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cluster_vectors_groups_identical_and_separates_orthogonal() {
+        let a = vec![(0, 1.0)];
+        let b = vec![(1, 1.0)];
+        let got = cluster_vectors(
+            &[a.clone(), b.clone(), a.clone(), b.clone(), a, b],
+            &ClusterParams::default(),
+        );
+        assert_eq!(got, vec![0, 1, 0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn centroid_absorb_keeps_unit_length() {
+        let mut c = Centroid {
+            terms: vec![("a".into(), 1.0)],
+            size: 1,
+            min_similarity: 0.1,
+        };
+        c.absorb(&[("b".into(), 1.0)]);
+        let n: f32 = c.terms.iter().map(|e| e.1 * e.1).sum();
+        assert!((n - 1.0).abs() < 1e-5);
+        assert_eq!(c.size, 2);
+    }
+
+    #[test]
+    fn stored_centroids_without_a_floor_still_load() {
+        let c: Centroid = serde_json::from_str(r#"{"terms":[["fibr",1.0]],"size":3}"#).unwrap();
+        assert_eq!(c.min_similarity, 0.0);
+    }
+
+    #[test]
+    fn labels_use_surface_forms_and_phrases() {
+        let docs = vec![
+            input(
+                "1",
+                "Subscriber database failover failed during the upgrade",
+            ),
+            input(
+                "2",
+                "The subscriber database upgrade failed and failover did not work",
+            ),
+            input(
+                "5",
+                "Subscriber database failover failed; upgrade rolled back",
+            ),
+            input("3", "A storm flooded the exchange building"),
+            input("4", "Storm damage flooded our exchange building"),
+            input("6", "The storm flooded an exchange building"),
+        ];
+        let c = cluster_all(&docs, &ClusterParams::default());
+        let label = c
+            .clusters
+            .iter()
+            .find(|c| c.members.contains(&"1".to_string()))
+            .map(|c| c.label.clone())
+            .unwrap_or_default();
+        assert!(label.contains("subscriber database"), "{label}");
+        assert_ne!(c.assignments[0], c.assignments[3]);
+    }
 }
