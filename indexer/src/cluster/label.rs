@@ -109,6 +109,41 @@ pub fn compose(
     (label, top_terms)
 }
 
+/// A distinct word of the members' texts.
+struct WordInfo {
+    written: String,
+    /// Its analysed terms (a joined word has several).
+    stems: Vec<String>,
+    /// The top terms among them.
+    hits: Vec<usize>,
+    /// A stop word (a phrase may not start or end with one).
+    stop: bool,
+    /// An identifier or a single character (never in a phrase).
+    odd: bool,
+}
+
+impl WordInfo {
+    fn new(w: &str, wanted: &HashMap<&str, usize>, counter: &mut TermCounter) -> Self {
+        let mut ids = Vec::new();
+        counter.terms(w, &mut ids);
+        let stems: Vec<String> = ids
+            .iter()
+            .map(|&i| counter.lexicon.term(i).to_string())
+            .collect();
+        let hits = stems
+            .iter()
+            .filter_map(|s| wanted.get(s.as_str()).copied())
+            .collect();
+        WordInfo {
+            written: w.to_string(),
+            stems,
+            hits,
+            stop: is_stop_word(w),
+            odd: is_identifier(w) || w.chars().count() < 2,
+        }
+    }
+}
+
 /// For each top term, the phrase most members write around it (with the
 /// content stems it covers), if common enough.
 fn best_phrases(
@@ -125,69 +160,60 @@ fn best_phrases(
         .enumerate()
         .map(|(i, (t, _))| (t.as_str(), i))
         .collect();
-    let mut stem_of: FxHashMap<String, Vec<String>> = FxHashMap::default();
-    // The analysed terms of a word as written (a joined word has several).
-    let mut stem = |w: &str| -> Vec<String> {
-        if let Some(s) = stem_of.get(w) {
-            return s.clone();
-        }
-        let mut ids = Vec::new();
-        counter.terms(w, &mut ids);
-        let s: Vec<String> = ids
-            .iter()
-            .map(|&i| counter.lexicon.term(i).to_string())
-            .collect();
-        stem_of.insert(w.to_string(), s.clone());
-        s
-    };
+    // Each distinct word as written, once: the analysed terms it yields
+    // (a joined word has several) and the top terms among them.
+    let mut word_ix: FxHashMap<String, u32> = FxHashMap::default();
+    let mut table: Vec<WordInfo> = Vec::new();
     // phrase -> (documents using it, top terms it holds, its stems)
     let mut support: FxHashMap<String, (usize, Vec<usize>, Vec<String>)> = FxHashMap::default();
     let mut holders = vec![0usize; top.len()];
+    let mut seen: FxHashSet<String> = FxHashSet::default();
     for text in texts.iter().take(PHRASE_TEXTS) {
-        let words = phrase_words(text);
-        let stems: Vec<Vec<String>> = words
-            .iter()
-            .map(|w| w.as_deref().map(&mut stem).unwrap_or_default())
-            .collect();
-        let mut seen: FxHashSet<String> = FxHashSet::default();
+        let mut words: Vec<Option<u32>> = Vec::new();
+        for w in phrase_words(text) {
+            words.push(w.map(|w| match word_ix.get(&w) {
+                Some(&i) => i,
+                None => {
+                    let i = table.len() as u32;
+                    table.push(WordInfo::new(&w, &wanted, counter));
+                    word_ix.insert(w, i);
+                    i
+                }
+            }));
+        }
+        seen.clear();
         let mut held = vec![false; top.len()];
-        for (i, s) in stems.iter().enumerate() {
-            for k in s.iter().filter_map(|s| wanted.get(s.as_str())) {
-                held[*k] = true;
+        for i in 0..words.len() {
+            let Some(w) = words[i] else { continue };
+            for &k in &table[w as usize].hits {
+                held[k] = true;
             }
             for n in 2..=3 {
                 if i + n > words.len() {
                     break;
                 }
-                let span = &words[i..i + n];
-                let Some(span) = span
-                    .iter()
-                    .map(|w| w.as_deref())
-                    .collect::<Option<Vec<&str>>>()
+                let Some(span) = words[i..i + n].iter().copied().collect::<Option<Vec<u32>>>()
                 else {
                     break;
                 };
-                if span
-                    .iter()
-                    .any(|w| is_identifier(w) || w.chars().count() < 2)
-                    || is_stop_word(span[0])
-                    || is_stop_word(span[n - 1])
+                let info = |j: usize| &table[span[j] as usize];
+                // Starts and ends with a content word; no identifier inside.
+                if info(0).stop
+                    || info(n - 1).stop
+                    || (0..n).any(|j| info(j).odd)
+                    || (0..n).all(|j| info(j).hits.is_empty())
                 {
                     continue;
                 }
-                let hits: Vec<usize> = stems[i..i + n]
-                    .iter()
-                    .flatten()
-                    .filter_map(|s| wanted.get(s.as_str()).copied())
+                let hits: Vec<usize> = (0..n)
+                    .flat_map(|j| info(j).hits.iter().copied())
                     .collect();
-                if hits.is_empty() {
-                    continue;
-                }
+                let span: Vec<&str> = (0..n).map(|j| info(j).written.as_str()).collect();
+                let infos = (0..n).map(info);
                 let phrase = span.join(" ");
                 if seen.insert(phrase.clone()) {
                     let e = support.entry(phrase).or_insert_with(|| {
-                        let st = stems[i..i + n].iter().flatten().cloned().collect();
-                        (0, hits, st)
+                        (0, hits, infos.flat_map(|x| x.stems.iter().cloned()).collect())
                     });
                     e.0 += 1;
                 }
