@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use incidex_indexer::cluster::{
-    Assignment, ClusterBuilder, ClusterInput, ClusterParams, Method, assign,
+    Assignment, ClusterBuilder, ClusterInput, ClusterParams, Method, assign, vectorize,
 };
 use incidex_indexer::eval::{adjusted_rand_index, label_ids, normalized_mutual_info};
 use incidex_indexer::{Centroid, Tlp};
@@ -199,7 +199,7 @@ fn run(args: &Args) -> Result<(), String> {
             && label.as_deref() == Some(l.as_str())
         {
             thinned += 1;
-            if thinned % every != 0 {
+            if !thinned.is_multiple_of(*every) {
                 continue;
             }
         }
@@ -350,6 +350,32 @@ fn run(args: &Args) -> Result<(), String> {
             }
         }
         let per = t.elapsed().as_secs_f64() * 1e3 / held.len() as f64;
+        if let Some(u) = &args.unseen {
+            // The registry's incremental path: a report that starts a
+            // cluster becomes its centroid, later ones are absorbed.
+            let mut live = centroids.clone();
+            let floor = live.first().map_or(0.0, |c| c.min_similarity);
+            let first_new = live.len();
+            for (input, label) in held.iter().filter(|(_, l)| l.as_deref() == Some(u)) {
+                let v = vectorize(input, &c.stats, &args.params);
+                match assign(input, &live, &c.stats, &args.params) {
+                    Assignment::Join { cluster, .. } => live[cluster].absorb(&v),
+                    Assignment::New => {
+                        let mut n = Centroid::empty(floor);
+                        n.absorb(&v);
+                        live.push(n);
+                    }
+                }
+                let _ = label;
+            }
+            let mut sizes: Vec<usize> = live[first_new..].iter().map(|c| c.size).collect();
+            sizes.sort_unstable_by(|a, b| b.cmp(a));
+            println!(
+                "incremental: the unseen label's reports made {} new clusters, sizes {:?}",
+                sizes.len(),
+                &sizes[..sizes.len().min(10)]
+            );
+        }
         if let Some(u) = &args.unseen {
             println!(
                 "\nassign: {} reports of the unseen label {u}: {} started a new cluster ({:.1}%)",

@@ -44,16 +44,23 @@ pub fn distinctive(
             *count.entry(t).or_default() += 1;
         }
     }
-    let min_count = if m >= 4 { 2 } else { 1 };
-    let mut out: Vec<(u32, f32, usize)> = count
-        .into_iter()
-        .filter(|&(t, c)| c >= min_count && !skip(t))
-        .filter_map(|(t, c)| {
-            let p_in = c as f32 / m as f32;
-            let p_bg = bg(t).max(1e-9);
-            (p_in > p_bg).then(|| (t, p_in * (p_in / p_bg).ln(), c))
-        })
-        .collect();
+    // A label describes what members share: terms of one member only
+    // when nothing is shared (or there is one member).
+    let score = |min_count: usize| -> Vec<(u32, f32, usize)> {
+        count
+            .iter()
+            .filter(|&(&t, &c)| c >= min_count && !skip(t))
+            .filter_map(|(&t, &c)| {
+                let p_in = c as f32 / m as f32;
+                let p_bg = bg(t).max(1e-9);
+                (p_in > p_bg).then(|| (t, p_in * (p_in / p_bg).ln(), c))
+            })
+            .collect()
+    };
+    let mut out = score(2.min(m));
+    if out.is_empty() {
+        out = score(1);
+    }
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
 }
@@ -108,6 +115,9 @@ pub fn compose(
     };
     (label, top_terms)
 }
+
+/// Of a phrase: documents using it, the top terms it holds, its stems.
+type Support = (usize, Vec<usize>, Vec<String>);
 
 /// A distinct word of the members' texts.
 struct WordInfo {
@@ -164,8 +174,7 @@ fn best_phrases(
     // (a joined word has several) and the top terms among them.
     let mut word_ix: FxHashMap<String, u32> = FxHashMap::default();
     let mut table: Vec<WordInfo> = Vec::new();
-    // phrase -> (documents using it, top terms it holds, its stems)
-    let mut support: FxHashMap<String, (usize, Vec<usize>, Vec<String>)> = FxHashMap::default();
+    let mut support: FxHashMap<String, Support> = FxHashMap::default();
     let mut holders = vec![0usize; top.len()];
     let mut seen: FxHashSet<String> = FxHashSet::default();
     for text in texts.iter().take(PHRASE_TEXTS) {
@@ -192,7 +201,10 @@ fn best_phrases(
                 if i + n > words.len() {
                     break;
                 }
-                let Some(span) = words[i..i + n].iter().copied().collect::<Option<Vec<u32>>>()
+                let Some(span) = words[i..i + n]
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<u32>>>()
                 else {
                     break;
                 };
@@ -205,15 +217,17 @@ fn best_phrases(
                 {
                     continue;
                 }
-                let hits: Vec<usize> = (0..n)
-                    .flat_map(|j| info(j).hits.iter().copied())
-                    .collect();
+                let hits: Vec<usize> = (0..n).flat_map(|j| info(j).hits.iter().copied()).collect();
                 let span: Vec<&str> = (0..n).map(|j| info(j).written.as_str()).collect();
                 let infos = (0..n).map(info);
                 let phrase = span.join(" ");
                 if seen.insert(phrase.clone()) {
                     let e = support.entry(phrase).or_insert_with(|| {
-                        (0, hits, infos.flat_map(|x| x.stems.iter().cloned()).collect())
+                        (
+                            0,
+                            hits,
+                            infos.flat_map(|x| x.stems.iter().cloned()).collect(),
+                        )
                     });
                     e.0 += 1;
                 }
@@ -223,7 +237,7 @@ fn best_phrases(
             *h += usize::from(x);
         }
     }
-    let mut phrases: Vec<(&String, &(usize, Vec<usize>, Vec<String>))> = support.iter().collect();
+    let mut phrases: Vec<(&String, &Support)> = support.iter().collect();
     // Most used first; then phrases covering more top terms; then shorter.
     phrases.sort_by(|a, b| {
         (b.1.0 * (1 + b.1.1.len()))

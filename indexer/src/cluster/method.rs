@@ -401,7 +401,7 @@ pub fn silhouette(sim: &[f32], s: usize, labels: &[usize]) -> f32 {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -410,13 +410,13 @@ impl Rng {
     }
 
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// k-means++ seeds among the sample (indices into `sample`).
 fn kmeans_pp(sim: &[f32], s: usize, k: usize, rng: &mut Rng) -> Vec<usize> {
-    let mut seeds = vec![(rng.next() % s as u64) as usize];
+    let mut seeds = vec![(rng.next_u64() % s as u64) as usize];
     let mut d2: Vec<f64> = (0..s)
         .map(|i| f64::from((1.0 - sim[i * s + seeds[0]]).max(0.0)).powi(2))
         .collect();

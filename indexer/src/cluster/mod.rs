@@ -584,7 +584,7 @@ impl ClusterBuilder {
         if self.texts.len() < TEXT_SAMPLE {
             self.texts.push((doc, input.text.clone()));
         } else {
-            let j = (self.rng.next() % (doc as u64 + 1)) as usize;
+            let j = (self.rng.next_u64() % (doc as u64 + 1)) as usize;
             if j < TEXT_SAMPLE {
                 self.texts[j] = (doc, input.text.clone());
             }
@@ -935,6 +935,17 @@ fn with_counter<R>(f: impl FnOnce(&mut TermCounter) -> R) -> R {
 }
 
 impl Centroid {
+    /// The centroid of a cluster that [`assign`] said to start, before its
+    /// first member is absorbed. Give it the `min_similarity` of the stored
+    /// centroids (all clusters of one full clustering share it).
+    pub fn empty(min_similarity: f32) -> Centroid {
+        Centroid {
+            terms: Vec::new(),
+            size: 0,
+            min_similarity,
+        }
+    }
+
     /// Adds a document vector (from [`vectorize`]) to the centroid.
     pub fn absorb(&mut self, v: &[(String, f32)]) {
         let mut sum: HashMap<String, f32> = self

@@ -99,7 +99,7 @@ fn filler_word(mut r: usize) -> String {
 }
 
 fn identifier(rng: &mut Rng) -> String {
-    let n = rng.next();
+    let n = rng.next_u64();
     let kinds = ["mme", "sgw", "pgw", "hss", "rtr", "dns"];
     let sites = ["ams", "par", "ber", "lon", "mad", "rom", "vie", "osl"];
     match n % 6 {
@@ -138,7 +138,7 @@ pub fn corpus(n: usize, seed: u64) -> (Vec<ClusterInput>, Vec<usize>) {
     let mut families = Vec::with_capacity(n);
     for i in 0..n {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9) ^ (i as u64).wrapping_mul(0x85eb_ca6b));
-        let mut pick = (rng.next() % u64::from(total)) as u32;
+        let mut pick = (rng.next_u64() % u64::from(total)) as u32;
         let mut fam = 0;
         while pick >= WEIGHTS[fam] {
             pick -= WEIGHTS[fam];
@@ -146,36 +146,37 @@ pub fn corpus(n: usize, seed: u64) -> (Vec<ClusterInput>, Vec<usize>) {
         }
         let phrases = FAMILIES[fam].1;
         let mut text = String::new();
-        let p =
-            |rng: &mut Rng, ph: &[&str]| ph[(rng.next() % ph.len() as u64) as usize].to_string();
+        let p = |rng: &mut Rng, ph: &[&str]| {
+            ph[(rng.next_u64() % ph.len() as u64) as usize].to_string()
+        };
         text.push_str(&format!(
             "{} on {} ({})\n",
             capitalise(&p(&mut rng, phrases)),
             identifier(&mut rng),
             identifier(&mut rng)
         ));
-        let sentences = 10 + (rng.next() % 10) as usize;
-        let confounder = rng.next() % 5 == 0;
+        let sentences = 10 + (rng.next_u64() % 10) as usize;
+        let confounder = rng.next_u64().is_multiple_of(5);
         let other =
-            (fam + 1 + (rng.next() % (FAMILIES.len() as u64 - 1)) as usize) % FAMILIES.len();
+            (fam + 1 + (rng.next_u64() % (FAMILIES.len() as u64 - 1)) as usize) % FAMILIES.len();
         for s in 0..sentences {
-            let words = 8 + (rng.next() % 10) as usize;
+            let words = 8 + (rng.next_u64() % 10) as usize;
             let mut sent: Vec<String> = Vec::with_capacity(words + 4);
             for _ in 0..words {
                 let x = rng.unit() * acc;
                 let r = cum.partition_point(|&c| c < x);
                 sent.push(filler_word(r));
             }
-            if s % 2 == 0 || rng.next() % 3 == 0 {
-                let at = (rng.next() % sent.len() as u64) as usize;
+            if s % 2 == 0 || rng.next_u64().is_multiple_of(3) {
+                let at = (rng.next_u64() % sent.len() as u64) as usize;
                 sent.insert(at, p(&mut rng, phrases));
             }
-            if rng.next() % 3 == 0 {
-                let at = (rng.next() % sent.len() as u64) as usize;
+            if rng.next_u64().is_multiple_of(3) {
+                let at = (rng.next_u64() % sent.len() as u64) as usize;
                 sent.insert(at, identifier(&mut rng));
             }
             if confounder && s < 2 {
-                let at = (rng.next() % sent.len() as u64) as usize;
+                let at = (rng.next_u64() % sent.len() as u64) as usize;
                 sent.insert(at, p(&mut rng, FAMILIES[other].1));
             }
             text.push_str(&capitalise(&sent.join(" ")));

@@ -65,6 +65,10 @@ impl Lexicon {
         self.terms.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     pub fn get(&self, term: &str) -> Option<u32> {
         self.ids.get(term).copied()
     }
