@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use incidex_indexer::cluster::{ClusterParams, assign, cluster_all, synthetic, vectorize};
+use incidex_indexer::{IncidentIndex, IndexDoc, Tlp};
 
 fn benches(c: &mut Criterion) {
     let (docs, _) = synthetic::corpus(3_000, 7);
@@ -42,6 +43,23 @@ fn benches(c: &mut Criterion) {
                 &clustering.stats,
                 &params,
             ))
+        })
+    });
+    // The registry's path: document frequencies from the live index.
+    let index = IncidentIndex::create_in_ram().unwrap();
+    let mut w = index.writer().unwrap();
+    for d in &docs {
+        let mut doc = IndexDoc::new(d.id.clone(), String::new(), Tlp::Clear);
+        doc.summary = d.text.clone();
+        w.upsert(&doc).unwrap();
+    }
+    w.commit(1).unwrap();
+    w.finish().unwrap();
+    index.reload().unwrap();
+    g.bench_function("assign one report, index doc freqs", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(assign(&new[i % new.len()], &centroids, &index, &params))
         })
     });
     g.bench_function("vectorize one report", |b| {
