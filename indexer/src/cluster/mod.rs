@@ -686,7 +686,8 @@ impl ClusterBuilder {
         };
         let (centroids, floor) = stored_centroids(&vectors, &assignments, dims);
         // The final placement is the incremental one, on the stored
-        // (truncated) centroids: what `assign` would do.
+        // (truncated) centroids and their floors: what `assign` would do.
+        // A report that reaches no floor stays alone.
         let k = centroids.k;
         let mut buf = Vec::new();
         let mut extra = k;
@@ -699,14 +700,46 @@ impl ClusterBuilder {
                 extra += 1;
             }
         }
-        method::dense_labels(&mut assignments);
+        // Renumber in order of first member, remembering each cluster's
+        // stored centroid (or, for a report alone, its own vector).
+        let mut new_of: FxHashMap<usize, usize> = FxHashMap::default();
+        let mut origin: Vec<usize> = Vec::new();
+        for a in assignments.iter_mut() {
+            let next = new_of.len();
+            let j = *new_of.entry(*a).or_insert_with(|| {
+                origin.push(*a);
+                next
+            });
+            *a = j;
+        }
         let t2 = std::time::Instant::now();
-        let n_clusters = assignments.iter().max().map_or(0, |m| m + 1);
+        let n_clusters = origin.len();
         let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_clusters];
         for (i, c) in assignments.iter().enumerate() {
             members[*c].push(i);
         }
-        let named = Centroids::of(&vectors, &assignments, n_clusters, dims);
+        let stored: Vec<Centroid> = origin
+            .iter()
+            .zip(&members)
+            .map(|(&o, m)| {
+                if o < k {
+                    named_centroid(&centroids, o, m.len(), floor, &lexicon)
+                } else {
+                    let (idx, val) = vectors.row(m[0]);
+                    let mut terms: Vec<(u32, f32)> =
+                        idx.iter().copied().zip(val.iter().copied()).collect();
+                    terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                    Centroid {
+                        terms: terms
+                            .into_iter()
+                            .map(|(t, w)| (lexicon.term(t).to_string(), w))
+                            .collect(),
+                        size: 1,
+                        min_similarity: floor,
+                    }
+                }
+            })
+            .collect();
         let mut vector_df = vec![0f32; dims];
         for &t in &vectors.idx {
             vector_df[t as usize] += 1.0;
@@ -735,14 +768,14 @@ impl ClusterBuilder {
         };
         let clusters = members
             .iter()
-            .enumerate()
-            .map(|(c, m)| {
+            .zip(stored)
+            .map(|(m, centroid)| {
                 let (label, top_terms) = clustering.label_of(m);
                 Cluster {
                     members: m.iter().map(|&i| clustering.ids[i].clone()).collect(),
                     label,
                     top_terms,
-                    centroid: named_centroid(&named, c, m.len(), floor, &clustering.lexicon),
+                    centroid,
                 }
             })
             .collect();
@@ -772,14 +805,16 @@ fn analyse_batch(counter: &mut TermCounter, batch: &[ClusterInput]) -> Vec<Vec<u
 }
 
 /// Centroids truncated to their [`CENTROID_TERMS`] strongest terms (what
-/// the caller stores), and the joining floor.
+/// the caller stores), and the joining floor: the 99th percentile of the
+/// similarities of sampled reports to the centroids of clusters other than
+/// their own, i.e. what unrelated reports reach. (A floor per cluster,
+/// from the reports outside it, was measured too: at 100k it left more
+/// reports alone and let more reports of an unseen kind join.)
 fn stored_centroids(v: &Csr, assign: &[usize], dims: usize) -> (Centroids, f32) {
     let k = assign.iter().max().map_or(0, |m| m + 1);
     let mut cents = Centroids::of(v, assign, k, dims);
     truncate_centroids(&mut cents, dims);
-    // Floor: the 99th percentile of similarities of sampled documents to
-    // the centroids of clusters other than their own.
-    let sample = method::spread_sample(v.rows(), 2000);
+    let sample = method::spread_sample(v.rows(), FLOOR_SAMPLE);
     let mut foreign: Vec<f32> = Vec::new();
     let mut buf = vec![0f32; k];
     for &i in &sample {
@@ -790,14 +825,16 @@ fn stored_centroids(v: &Csr, assign: &[usize], dims: usize) -> (Centroids, f32) 
             }
         }
     }
-    let floor = if foreign.is_empty() {
-        0.0
-    } else {
-        foreign.sort_by(f32::total_cmp);
-        foreign[((foreign.len() - 1) as f32 * 0.99) as usize]
-    };
+    if foreign.is_empty() {
+        return (cents, 0.0);
+    }
+    foreign.sort_by(f32::total_cmp);
+    let floor = foreign[((foreign.len() - 1) as f32 * 0.99) as usize];
     (cents, floor)
 }
+
+/// Reports sampled for the floors.
+const FLOOR_SAMPLE: usize = 2000;
 
 fn truncate_centroids(cents: &mut Centroids, dims: usize) {
     let k = cents.k;
