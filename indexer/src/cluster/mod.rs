@@ -29,18 +29,18 @@
 //!   floor is the similarity that unrelated documents reach (the 99th
 //!   percentile of the sample's similarities to other clusters' centroids).
 //! - A label is the members' most distinctive words, each shown as the
-//!   phrase the members write around it (see [`label`]); never an
+//!   phrase the members write around it (see `cluster/label.rs`); never an
 //!   identifier or a number.
 //! - Labels may only be shown to a reader who may see every member they were
 //!   computed from: [`Clustering::visible`] (and [`describe`] over the
 //!   visible members) recompute members, labels and terms from the
 //!   documents at the reader's TLP levels only.
 
-pub mod label;
-pub mod method;
+mod label;
+mod method;
 pub mod synthetic;
 pub mod text;
-pub mod vectors;
+mod vectors;
 
 use std::collections::HashMap;
 
@@ -1008,7 +1008,7 @@ impl Centroid {
 }
 
 /// Label and top terms for a stored cluster, from the members the reader may
-/// see (pass only those; the first [`label::PHRASE_TEXTS`] are read for
+/// see (pass only those; the first 120 are read for
 /// phrases).
 pub fn describe(
     visible_members: &[ClusterInput],

@@ -34,12 +34,6 @@ impl Csr {
         }
         self.indptr.push(self.idx.len());
     }
-
-    pub fn shrink(&mut self) {
-        self.indptr.shrink_to_fit();
-        self.idx.shrink_to_fit();
-        self.val.shrink_to_fit();
-    }
 }
 
 /// Term counts of every document read so far: `(term id, tf)` sorted by
@@ -145,21 +139,4 @@ pub fn normalise(v: &mut [(u32, f32)], length: f32) {
             e.1 *= length / norm;
         }
     }
-}
-
-/// Dot product of two rows sorted by column.
-pub fn dot_sorted(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f32 {
-    let (mut i, mut j, mut s) = (0, 0, 0.0);
-    while i < a.0.len() && j < b.0.len() {
-        match a.0[i].cmp(&b.0[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                s += a.1[i] * b.1[j];
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    s
 }
