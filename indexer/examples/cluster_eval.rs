@@ -249,9 +249,16 @@ fn run(args: &Args) -> Result<(), String> {
     );
     println!("peak RSS (VmHWM): {:.0} MB", peak_rss_mb());
     if let Some(first) = c.clusters.first() {
+        let json: Vec<usize> = c
+            .clusters
+            .iter()
+            .map(|c| serde_json::to_string(&c.centroid).map_or(0, |s| s.len()))
+            .collect();
         println!(
-            "joining floor (min_similarity): {:.3}",
-            first.centroid.min_similarity
+            "joining floor (min_similarity): {:.3}; stored centroid JSON: largest {} bytes, all {} bytes",
+            first.centroid.min_similarity,
+            json.iter().max().unwrap_or(&0),
+            json.iter().sum::<usize>()
         );
     }
     println!("loadavg after: {}", loadavg());
