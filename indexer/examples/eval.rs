@@ -165,54 +165,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let defaults = ClusterParams::default();
     println!("\nclustering (ARI / NMI against the label; clusters = number found)\n");
-    println!("| method | threshold | clusters | ARI | NMI |");
-    println!("| --- | --- | --- | --- | --- |");
-    let mut best_ours = (f64::MIN, 0.0f32);
-    let mut best_base = (f64::MIN, 0.0f32);
-    let mut lines = Vec::new();
-    for step in 1..=10 {
-        let t = step as f32 * 0.05;
-        let c = cluster_all(
-            &inputs,
-            &ClusterParams {
-                threshold: t,
-                ..defaults
-            },
-        );
-        let b = cluster_vectors(baseline.vectors(), t, defaults.refine_passes);
-        let (ao, no) = (
-            adjusted_rand_index(&c.assignments, &truth),
-            normalized_mutual_info(&c.assignments, &truth),
-        );
-        let (ab, nb) = (
-            adjusted_rand_index(&b, &truth),
-            normalized_mutual_info(&b, &truth),
-        );
-        let nc_o = c.clusters.len();
-        let nc_b = b.iter().max().map_or(0, |m| m + 1);
-        if ao > best_ours.0 {
-            best_ours = (ao, t);
-        }
-        if ab > best_base.0 {
-            best_base = (ab, t);
-        }
-        lines.push((t, nc_b, ab, nb, nc_o, ao, no));
-    }
-    for (t, nc_b, ab, nb, nc_o, ao, no) in &lines {
-        let mark = if (*t - defaults.threshold).abs() < 1e-6 {
-            " (default)"
-        } else {
-            ""
-        };
-        println!("| TF-IDF baseline | {t:.2} | {nc_b} | {ab:.3} | {nb:.3} |");
-        println!("| ours{mark} | {t:.2} | {nc_o} | {ao:.3} | {no:.3} |");
-    }
-    println!(
-        "\nbest ARI over thresholds: baseline {:.3} at {:.2}, ours {:.3} at {:.2}",
-        best_base.0, best_base.1, best_ours.0, best_ours.1
-    );
+    println!("| vectors | clusters | ARI | NMI |");
+    println!("| --- | --- | --- | --- |");
+    let b = cluster_vectors(baseline.vectors(), &defaults);
     let c = cluster_all(&inputs, &defaults);
-    println!("\nclusters at the default threshold (largest first):");
+    for (name, a) in [("TF-IDF baseline", &b), ("ours", &c.assignments)] {
+        let nc = a.iter().max().map_or(0, |m| m + 1);
+        println!(
+            "| {name} | {nc} | {:.3} | {:.3} |",
+            adjusted_rand_index(a, &truth),
+            normalized_mutual_info(a, &truth)
+        );
+    }
+    println!("\nclusters (largest first):");
     let mut cl: Vec<_> = c.clusters.iter().collect();
     cl.sort_by_key(|c| std::cmp::Reverse(c.members.len()));
     for cluster in cl.iter().take(8) {

@@ -23,8 +23,8 @@ pub mod search;
 pub mod similar;
 
 pub use cluster::{
-    Assignment, Centroid, Cluster, ClusterInput, ClusterParams, ClusterView, Clustering, DocFreqs,
-    TermStats, assign, cluster_all, describe, vectorize,
+    Assignment, Centroid, Cluster, ClusterBuilder, ClusterInput, ClusterParams, ClusterView,
+    Clustering, DocFreqs, Method, TermStats, assign, cluster_all, describe, vectorize,
 };
 pub use doc::{IndexDoc, Tlp};
 pub use error::{IndexError, Result};

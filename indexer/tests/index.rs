@@ -345,13 +345,7 @@ fn tlp_never_leaks_in_clusters() {
     let mut inputs: Vec<ClusterInput> = docs.iter().map(ClusterInput::from_doc).collect();
     inputs.push(ClusterInput::from_doc(&red_twin));
     inputs.push(ClusterInput::from_doc(&twin));
-    let c = cluster_all(
-        &inputs,
-        &ClusterParams {
-            threshold: 0.2,
-            ..Default::default()
-        },
-    );
+    let c = cluster_all(&inputs, &ClusterParams::default());
     let view = c.visible(&PUBLIC);
     for v in &view {
         assert!(
