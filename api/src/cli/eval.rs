@@ -223,7 +223,7 @@ pub fn run(file: &Path, label: &str, k: usize) -> anyhow::Result<EvalReport> {
         .map(|(d, _)| ClusterInput::from_doc(d))
         .collect();
     let clustering = cluster_all(&inputs, &params);
-    let base_clusters = cluster_vectors(baseline.vectors(), params.threshold, params.refine_passes);
+    let base_clusters = cluster_vectors(baseline.vectors(), &params);
     Ok(EvalReport {
         documents: docs.len(),
         label: label.to_owned(),

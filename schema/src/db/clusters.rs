@@ -123,6 +123,12 @@ pub fn insert_member(conn: &mut DbConnection, row: &MemberRow) -> StorageResult<
     Ok(())
 }
 
+/// Inserts many memberships, a few statements for all of them.
+pub fn insert_members(conn: &mut DbConnection, rows: &[MemberRow]) -> StorageResult<()> {
+    super::insert_rows!(conn, cluster_members::table, rows)?;
+    Ok(())
+}
+
 /// Removes a report from its cluster; `false` when it was in none.
 pub fn delete_member(conn: &mut DbConnection, report_id: &str) -> StorageResult<bool> {
     Ok(diesel::delete(cluster_members::table.find(report_id)).execute(conn)? == 1)
@@ -302,6 +308,38 @@ pub fn published_chronological(conn: &mut DbConnection) -> StorageResult<Vec<Rep
         .filter(reports::status.eq("published"))
         .order((reports::published_at.asc(), reports::id.asc()))
         .select(ReportRow::as_select())
+        .load(conn)?)
+}
+
+/// Up to `limit` published reports after `after` (publication time, id)
+/// in publication order: a page for reading every published report
+/// without holding them all.
+pub fn published_chronological_page(
+    conn: &mut DbConnection,
+    after: Option<(NaiveDateTime, &str)>,
+    limit: i64,
+) -> StorageResult<Vec<ReportRow>> {
+    let mut query = reports::table
+        .filter(reports::status.eq("published"))
+        .order((reports::published_at.asc(), reports::id.asc()))
+        .limit(limit)
+        .select(ReportRow::as_select())
+        .into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            reports::published_at.gt(at).or(reports::published_at
+                .eq(at)
+                .and(reports::id.gt(id.to_owned()))),
+        );
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The revision of every published report.
+pub fn published_revisions(conn: &mut DbConnection) -> StorageResult<Vec<(String, i32)>> {
+    Ok(reports::table
+        .filter(reports::status.eq("published"))
+        .select((reports::id, reports::revision))
         .load(conn)?)
 }
 

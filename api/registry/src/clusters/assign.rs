@@ -153,10 +153,14 @@ pub fn update_assignments(
                     cluster
                 }
                 Assignment::New => {
-                    let empty = Centroid {
-                        terms: Vec::new(),
-                        size: 0,
-                    };
+                    // Every cluster of one clustering run joins at the same
+                    // floor; a new one keeps it.
+                    let floor = centroids
+                        .first()
+                        .map(|c| c.min_similarity)
+                        .filter(|f| *f > 0.0)
+                        .unwrap_or(DEFAULT_FLOOR);
+                    let empty = Centroid::empty(floor);
                     let id = uuid::Uuid::new_v4().to_string();
                     store::insert_cluster(
                         conn,

@@ -44,8 +44,6 @@ pub mod assign;
 pub mod recluster;
 pub mod view;
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use incidex_indexer::{ClusterInput, ClusterParams, DocFreqs, TermStats, describe};
 use incidex_schema::db::reports::ReportRow;
@@ -69,6 +67,12 @@ pub const GROWTH_DAYS: i64 = 7;
 /// Labels computed member by member (incremental passes, on the fly) use
 /// at most this many of the latest members.
 pub const LABEL_SAMPLE: usize = 200;
+
+/// The joining floor of clusters started before any full clustering has
+/// measured one (a full clustering sets it from the data: the 99th
+/// percentile of unrelated reports' similarity; it measured 0.246 on the
+/// 32 real outages of the demo, see docs/clustering.md).
+pub const DEFAULT_FLOOR: f32 = 0.25;
 
 /// Clustering parameters (the indexer's defaults, tuned on the corpora).
 pub fn params() -> ClusterParams {
@@ -134,24 +138,10 @@ fn published_time(row: &ReportRow) -> NaiveDateTime {
     row.published_at.unwrap_or(row.updated_at)
 }
 
-/// Document frequencies counted over `inputs` (when no index is at hand).
-fn stats_of(inputs: &[ClusterInput]) -> TermStats {
-    let mut stats = TermStats {
-        num_docs: inputs.len() as u64,
-        df: HashMap::new(),
-    };
-    for input in inputs {
-        for term in incidex_indexer::analysis::term_counts(&input.text).into_keys() {
-            *stats.df.entry(term).or_default() += 1;
-        }
-    }
-    stats
-}
-
 /// Label and top terms of `inputs`, weighted by `stats` when given.
 fn describe_with(inputs: &[ClusterInput], stats: Option<&dyn DocFreqs>) -> (String, Vec<String>) {
     match stats {
         Some(stats) => describe(inputs, stats, &params()),
-        None => describe(inputs, &stats_of(inputs), &params()),
+        None => describe(inputs, &TermStats::of(inputs), &params()),
     }
 }

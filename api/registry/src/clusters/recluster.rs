@@ -5,11 +5,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use diesel::Connection;
-use incidex_indexer::cluster_all;
+use incidex_indexer::{ClusterBuilder, ClusterInput};
 use incidex_schema::db::clusters::{self as store, ClusterRow, MemberRow};
 use incidex_schema::db::lessons as lesson_store;
-use incidex_schema::db::reports::now;
-use incidex_schema::db::{DbConnection, StorageResult, changes};
+use incidex_schema::db::reports::{ReportRow, now};
+use incidex_schema::db::{DbConnection, StorageResult};
 use serde::Serialize;
 
 use super::*;
@@ -52,6 +52,55 @@ fn ran_recently(conn: &mut DbConnection, interval: Duration) -> StorageResult<bo
         .map_or(true, |age| age < min_gap))
 }
 
+/// Reports read per page.
+const PAGE: i64 = 1_000;
+
+/// What a re-clustering keeps of each report it read.
+struct Snapshot {
+    id: String,
+    revision: i32,
+    published: NaiveDateTime,
+}
+
+impl Snapshot {
+    fn of(row: &ReportRow) -> Snapshot {
+        Snapshot {
+            id: row.id.clone(),
+            revision: row.revision,
+            published: published_time(row),
+        }
+    }
+}
+
+/// The clustering inputs of a page, built on every core.
+fn inputs_of(rows: &[ReportRow]) -> anyhow::Result<Vec<ClusterInput>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if rows.len() < 64 || threads < 2 {
+        return rows.iter().map(cluster_input).collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(cluster_input)
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("clustering input builder panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
 /// Clusters every published report again and replaces all assignments in
 /// one transaction. `None` when skipped (see [`ReclusterMode`]).
 pub fn recluster(
@@ -63,14 +112,29 @@ pub fn recluster(
     {
         return Ok(None);
     }
-    // The expensive part runs on a snapshot, outside any lock.
-    let through = changes::latest_seq(conn)?;
-    let rows = store::published_chronological(conn)?;
-    let inputs = rows
-        .iter()
-        .map(cluster_input)
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let clustering = cluster_all(&inputs, &params());
+    // The expensive part runs on a snapshot, outside any lock, reading
+    // the published reports page by page (oldest first) into the builder,
+    // which keeps term ids and counts, not texts.
+    let mut builder = ClusterBuilder::new(params());
+    let mut rows: Vec<Snapshot> = Vec::new();
+    let mut after: Option<(NaiveDateTime, String)> = None;
+    loop {
+        let page = store::published_chronological_page(
+            conn,
+            after.as_ref().map(|(at, id)| (*at, id.as_str())),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.published_at.map(|at| (at, last.id.clone()));
+        builder.extend(&inputs_of(&page)?);
+        rows.extend(page.iter().map(Snapshot::of));
+        if after.is_none() {
+            break;
+        }
+    }
+    let clustering = builder.finish();
     conn.transaction(|conn| {
         if !store::lock_recluster(conn, mode == ReclusterMode::Now)? {
             return Ok(None);
@@ -81,9 +145,15 @@ pub fn recluster(
         {
             return Ok(None);
         }
-        let changed: BTreeSet<String> = changes::changes_after(conn, through, i64::MAX)?
-            .into_iter()
-            .map(|c| c.report_id)
+        // Reports changed meanwhile: amended, withdrawn or raised in TLP
+        // since the snapshot (published ones new since then are unassigned
+        // and join incrementally below).
+        let now_published: HashMap<String, i32> =
+            store::published_revisions(conn)?.into_iter().collect();
+        let changed: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| now_published.get(&r.id) != Some(&r.revision))
+            .map(|r| r.id.clone())
             .collect();
         let n = clustering.clusters.len();
         let mut all: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -171,8 +241,7 @@ pub fn recluster(
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let previous = old_clusters.get(&id);
-            let times: Vec<NaiveDateTime> =
-                all[c].iter().map(|&i| published_time(&rows[i])).collect();
+            let times: Vec<NaiveDateTime> = all[c].iter().map(|&i| rows[i].published).collect();
             let row = ClusterRow {
                 id: id.clone(),
                 label: cluster.label.clone(),
@@ -196,21 +265,21 @@ pub fn recluster(
             } else {
                 store::insert_cluster(conn, &row)?;
             }
-            for &i in &kept[c] {
-                let report_id = &rows[i].id;
-                let joined_at = old_members
-                    .get(report_id)
-                    .filter(|m| m.cluster_id == id)
-                    .map_or(at, |m| m.joined_at);
-                store::insert_member(
-                    conn,
-                    &MemberRow {
+            let members: Vec<MemberRow> = kept[c]
+                .iter()
+                .map(|&i| {
+                    let report_id = &rows[i].id;
+                    MemberRow {
                         report_id: report_id.clone(),
                         cluster_id: id.clone(),
-                        joined_at,
-                    },
-                )?;
-            }
+                        joined_at: old_members
+                            .get(report_id)
+                            .filter(|m| m.cluster_id == id)
+                            .map_or(at, |m| m.joined_at),
+                    }
+                })
+                .collect();
+            store::insert_members(conn, &members)?;
             if kept[c].len() < all[c].len() {
                 // Its label includes a report that changed meanwhile.
                 touched.insert(id.clone());
