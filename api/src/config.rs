@@ -114,6 +114,10 @@ pub struct Settings {
     /// Identity providers whose tokens are accepted (TOML only).
     #[serde(default)]
     pub external_issuers: Vec<crate::auth::ExternalIssuer>,
+    /// How often the server compares its index with the database and
+    /// repairs any difference (0 turns it off; `incidex reindex --check`
+    /// compares on demand).
+    pub index_reconcile_interval_secs: u64,
     /// Answer `/readyz` with 200 while a fresh server's index is still
     /// catching up with the database (default: 503 until it has).
     #[serde(default)]
@@ -149,6 +153,7 @@ struct Defaults {
     token_audience: &'static str,
     k_anonymity: usize,
     recluster_interval_secs: u64,
+    index_reconcile_interval_secs: u64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -169,6 +174,7 @@ impl Default for Defaults {
             token_audience: "incidex-api",
             k_anonymity: 3,
             recluster_interval_secs: 6 * 3600,
+            index_reconcile_interval_secs: 600,
         }
     }
 }

@@ -71,6 +71,10 @@ impl FromStr for Tlp {
 pub struct IndexDoc {
     /// Opaque report id (the database's), unique in the index.
     pub id: String,
+    /// The report's revision this document shows (for reconciling the index
+    /// with the database; not searchable).
+    #[serde(default)]
+    pub revision: u64,
     pub title: String,
     pub summary: String,
     /// All other free text (timeline, impact statement, causal chain, ...).
@@ -105,6 +109,7 @@ impl IndexDoc {
     pub fn new(id: impl Into<String>, title: impl Into<String>, tlp: Tlp) -> Self {
         IndexDoc {
             id: id.into(),
+            revision: 0,
             title: title.into(),
             summary: String::new(),
             body: String::new(),

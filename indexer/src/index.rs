@@ -209,6 +209,36 @@ impl IncidentIndex {
             .collect()
     }
 
+    /// The id and revision of every live document, read from the fast
+    /// fields (no stored document is loaded): what a reconciliation
+    /// compares with the database.
+    pub fn id_revisions(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let searcher = self.searcher();
+        let mut out = std::collections::HashMap::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let ids = fast
+                .str(crate::mapping::F_ID)?
+                .ok_or_else(|| IndexError::Layout {
+                    path: Default::default(),
+                    reason: "the id field is not a fast field".into(),
+                })?;
+            let revisions = fast.u64(crate::mapping::F_REVISION)?;
+            let mut id = String::new();
+            for doc in segment.doc_ids_alive() {
+                let Some(ord) = ids.term_ords(doc).next() else {
+                    continue;
+                };
+                id.clear();
+                ids.ord_to_str(ord, &mut id)
+                    .map_err(|e| IndexError::io("index", e))?;
+                let revision = revisions.first(doc).unwrap_or(0);
+                out.insert(id.clone(), revision);
+            }
+        }
+        Ok(out)
+    }
+
     /// A query matching exactly the documents at the given TLP levels (none
     /// when `visibility` is empty).
     pub(crate) fn visibility_query(&self, visibility: &[Tlp]) -> Box<dyn Query> {

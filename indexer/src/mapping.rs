@@ -158,11 +158,13 @@ pub struct Fields {
     pub started_on: Field,
     pub duration_minutes: Field,
     pub user_hours: Field,
+    pub revision: Field,
 }
 
 pub(crate) const F_PUBLISHED_AT: &str = "published_at";
 pub(crate) const F_STARTED_ON: &str = "started_on";
 pub(crate) const F_ID: &str = "id";
+pub(crate) const F_REVISION: &str = "revision";
 
 impl Fields {
     pub fn build_schema() -> Schema {
@@ -206,6 +208,11 @@ impl Fields {
         let num = NumericOptions::from(INDEXED | FAST | STORED);
         b.add_u64_field("duration_minutes", num.clone());
         b.add_f64_field("user_hours", num);
+        // Fast and stored only: compared with the database, never queried.
+        b.add_u64_field(
+            F_REVISION,
+            NumericOptions::default().set_fast().set_stored(),
+        );
         b.build()
     }
 
@@ -236,6 +243,7 @@ impl Fields {
             started_on: get(F_STARTED_ON)?,
             duration_minutes: get("duration_minutes")?,
             user_hours: get("user_hours")?,
+            revision: get(F_REVISION)?,
             schema,
         })
     }
@@ -301,6 +309,7 @@ impl Fields {
         if let Some(h) = doc.user_hours {
             d.add_f64(self.user_hours, h);
         }
+        d.add_u64(self.revision, doc.revision);
         Ok(d)
     }
 
@@ -326,6 +335,10 @@ impl Fields {
             .unwrap_or(Tlp::Red);
         IndexDoc {
             id: first(self.id).unwrap_or_default(),
+            revision: d
+                .get_first(self.revision)
+                .and_then(|v| v.as_u64())
+                .unwrap_or_default(),
             title: first(self.title).unwrap_or_default(),
             summary: first(self.summary).unwrap_or_default(),
             body: first(self.body).unwrap_or_default(),

@@ -120,6 +120,10 @@ pub struct ReclusterArgs {
 
 #[derive(Debug, Args)]
 pub struct ReindexArgs {
+    /// Only compare the index with the database (report ids and revisions)
+    /// and print the differences; exit 1 when there is one. Changes nothing.
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub storage: StorageArgs,
 }
@@ -330,6 +334,19 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             telemetry::init(LogFormat::Text, "warn");
             let state = app::build_state(std::sync::Arc::new(settings), false)?;
             let handle = incidex_indexer::IndexHandle::open(state.settings.data_dir.join("index"))?;
+            if args.check {
+                let index = handle.current();
+                let position = index.last_committed_seq()?.unwrap_or(0);
+                let mut conn = state.registry.pool.get()?;
+                let diff =
+                    incidex_registry::index::reconcile::compare(&index, position, &mut conn)?;
+                print!("{diff}");
+                if diff.is_empty() {
+                    println!();
+                    return Ok(std::process::ExitCode::SUCCESS);
+                }
+                return Ok(std::process::ExitCode::FAILURE);
+            }
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} reports")

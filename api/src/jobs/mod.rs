@@ -163,7 +163,18 @@ pub fn jobs(state: &AppState) -> Vec<Job> {
 
     if let Some(index) = registry.index.clone() {
         let wake = index.wake.clone();
-        jobs.push(Job::blocking("index-follower", POLL, move || index.follow()).woken_by(wake));
+        let follower = index.clone();
+        jobs.push(Job::blocking("index-follower", POLL, move || follower.follow()).woken_by(wake));
+        let every = Duration::from_secs(state.settings.index_reconcile_interval_secs);
+        if !every.is_zero() {
+            jobs.push(
+                Job::blocking("index-reconcile", every, move || {
+                    index.reconcile()?;
+                    Ok(Next::Idle)
+                })
+                .first_after(every),
+            );
+        }
     }
 
     jobs.push(identity_epoch(state));

@@ -237,3 +237,18 @@ pub fn backlog(
         .first(conn)?;
     Ok((count, oldest))
 }
+
+/// Reports with a change at or after `from` (not processed by a follower
+/// standing there yet).
+pub fn pending_reports(
+    conn: &mut DbConnection,
+    from: Position,
+) -> StorageResult<std::collections::HashSet<String>> {
+    Ok(report_changes::table
+        .filter(report_changes::txid.ge(from))
+        .select(report_changes::report_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}

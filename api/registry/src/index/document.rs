@@ -27,6 +27,7 @@ pub fn index_doc(
     let context = content.context();
     let input = content.as_input();
     let mut doc = IndexDoc::new(row.id.clone(), input.title.clone(), index_tlp(input.tlp));
+    doc.revision = u64::try_from(row.revision).unwrap_or_default();
     doc.summary = input.summary.clone();
     // Every other free-text field, for search and similarity.
     let mut body = Vec::new();

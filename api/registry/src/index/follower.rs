@@ -265,6 +265,47 @@ impl Follower {
         }
     }
 
+    /// Compares the index with the database and repairs what differs: the
+    /// current document of every report that should be there, none of any
+    /// other. Returns what differed.
+    pub fn reconcile(&mut self) -> anyhow::Result<super::reconcile::Difference> {
+        let position = self.position()?;
+        let mut conn = self.pool.get()?;
+        let diff = super::reconcile::compare(&self.handle.current(), position, &mut conn)?;
+        if diff.is_empty() {
+            return Ok(diff);
+        }
+        tracing::warn!(
+            missing = diff.missing.len(),
+            stale = diff.stale.len(),
+            extra = diff.extra.len(),
+            "the index differed from the database; repairing"
+        );
+        let ids = diff.ids();
+        let counts = self.members.country_counts(&mut conn)?;
+        let mut rows: Vec<ReportRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_CHUNK) {
+            rows.extend(reports::find_published(&mut conn, chunk)?);
+        }
+        let docs = documents(&rows, &counts, self.k)?;
+        let published: HashMap<&str, IndexDoc> = rows
+            .iter()
+            .zip(docs)
+            .filter_map(|(row, doc)| doc.map(|d| (row.id.as_str(), d)))
+            .collect();
+        let writer = self.writer()?;
+        for id in &ids {
+            match published.get(id.as_str()) {
+                Some(doc) => writer.upsert(doc)?,
+                None => writer.delete(id),
+            }
+        }
+        let committed = writer.last_seq().unwrap_or(0);
+        writer.commit(position.max(committed))?;
+        metrics::counter!("incidex_index_repairs_total").increment(ids.len() as u64);
+        Ok(diff)
+    }
+
     /// Rebuilds the index from the database aside and swaps it in; calls
     /// `progress(done, total)` as it goes. Reads the published reports in
     /// pages in id order (one query per page) and builds their documents on
@@ -403,6 +444,20 @@ impl IndexService {
                 Err(e)
             }
         }
+    }
+
+    /// Compares the index with the database and repairs any difference.
+    /// Blocking.
+    pub fn reconcile(&self) -> anyhow::Result<super::reconcile::Difference> {
+        let mut follower = self
+            .follower
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the index follower is poisoned"))?;
+        let result = follower.reconcile();
+        if result.is_err() {
+            follower.writer = None;
+        }
+        result
     }
 
     /// How far behind the index is now. Reads the database.

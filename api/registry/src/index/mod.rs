@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod follower;
+pub mod reconcile;
 
 pub use document::{index_doc, published_doc};
 pub use follower::{Follower, IndexService, Lag, Step};
