@@ -123,6 +123,14 @@ diesel::table! {
         last_seen -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        class_views -> Text,
+    }
+}
+
+diesel::table! {
+    cluster_stamp (id) {
+        id -> Integer,
+        position -> BigInt,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::http::JsonBody;
 use crate::http::db;
 use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use incidex_registry::clusters::{ClusterDetail, ClusterPage, ClusterSort};
+use incidex_registry::clusters::{ClusterDetail, ClusterPage, ClusterSort, MAX_MEMBER_PAGE};
 use incidex_registry::lessons::{CuratedLesson, NewCuratedLesson};
 use incidex_registry::visibility::Viewer;
 
@@ -28,6 +28,15 @@ pub struct ClusterListQuery {
     pub limit: Option<usize>,
     /// Clusters to skip (default 0).
     pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterReadQuery {
+    /// Members listed, 1 to 200 (default 50); `members_total` says how many.
+    pub members_limit: Option<i64>,
+    /// Members to skip (default 0).
+    pub members_offset: Option<i64>,
 }
 
 /// The clusters the caller may see: size, label, first and last seen and
@@ -79,7 +88,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "clusters",
     security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path), ClusterReadQuery),
     responses(
         (status = 200, body = ClusterDetail),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -92,8 +101,27 @@ pub async fn read(
     reader: Reader,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<ClusterReadQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
+    let limit = query.members_limit.unwrap_or(50);
+    let offset = query.members_offset.unwrap_or(0);
+    if !(1..=MAX_MEMBER_PAGE).contains(&limit) || offset < 0 {
+        let field = if offset < 0 {
+            "members_offset"
+        } else {
+            "members_limit"
+        };
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("{field} is out of range"),
+        )
+        .with_errors(vec![incidex_schema::validation::FieldError::new(
+            field,
+            "out_of_range",
+            "members_limit is 1 to 200 and members_offset at least 0",
+        )]));
+    }
     let viewer = Viewer::new(&reader.0, &state.registry.keys);
     let stats = state.registry.live_index();
     let detail = db(&state, move |conn| {
@@ -102,6 +130,8 @@ pub async fn read(
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
             &id,
+            limit,
+            offset,
         )
     })
     .await?;

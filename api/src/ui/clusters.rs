@@ -193,6 +193,8 @@ async fn show(
             &viewer,
             stats.as_deref().map(|s| s as &dyn DocFreqs),
             &id,
+            incidex_registry::clusters::MAX_MEMBER_PAGE,
+            0,
         )
     })
     .await;

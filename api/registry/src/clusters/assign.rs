@@ -11,7 +11,12 @@ use incidex_schema::db::clusters::{self as store, ClusterRow, MemberRow};
 use incidex_schema::db::lessons as lesson_store;
 use incidex_schema::db::reports::{ReportRow, now};
 
+use super::classes::{Counted, views_of};
 use super::*;
+
+/// Changed reports beyond which one full re-clustering is cheaper than
+/// refreshing their clusters one by one.
+const CHANGED_FOR_FULL: usize = 10_000;
 // ---------------------------------------------------------------------------
 // Assignment
 // ---------------------------------------------------------------------------
@@ -86,6 +91,16 @@ fn refresh_cluster(
             label_of(&set)
         });
     }
+    let counted: Vec<Counted<'_>> = members
+        .iter()
+        .map(|r| Counted {
+            id: &r.id,
+            revision: r.revision,
+            tlp: &r.tlp,
+            published_on: published_time(r).date(),
+        })
+        .collect();
+    row.class_views = serde_json::to_string(&views_of(&counted))?;
     row.label = full.label;
     row.top_terms = serde_json::to_string(&full.top_terms)?;
     row.label_basis = full.basis;
@@ -108,8 +123,8 @@ fn refresh_cluster(
     Ok(())
 }
 
-/// One incremental pass, inside the caller's transaction: reports no longer
-/// published leave their cluster; published reports without a cluster (up
+/// One incremental pass, inside the caller's transaction: `changed` reports
+/// no longer published leave their cluster; published reports without a cluster (up
 /// to [`ASSIGN_BATCH`]) join the closest one or start one; the clusters
 /// touched (including those of `changed` reports and `touched`) get fresh
 /// labels.
@@ -121,17 +136,23 @@ pub fn update_assignments(
 ) -> anyhow::Result<AssignSummary> {
     store::lock_assignments(conn)?;
     let mut summary = AssignSummary::default();
-    for member in store::unpublished_members(conn)? {
-        store::delete_member(conn, &member.report_id)?;
-        touched.insert(member.cluster_id);
-        summary.removed += 1;
-    }
-    // Amended members change their cluster's label (not its centroid: the
-    // full re-clustering repairs that drift).
-    for id in changed {
-        if let Some(member) = store::member_of(conn, id)? {
-            touched.insert(member.cluster_id);
+    // Changed reports that are no longer published leave their cluster.
+    let published: std::collections::HashSet<String> = changed
+        .chunks(500)
+        .map(|chunk| incidex_schema::db::reports::find_published(conn, chunk))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    // Amended members change their cluster's label and views (not its
+    // centroid: the full re-clustering repairs that drift).
+    for member in store::clusters_of(conn, changed)? {
+        if !published.contains(&member.report_id) {
+            store::delete_member(conn, &member.report_id)?;
+            summary.removed += 1;
         }
+        touched.insert(member.cluster_id);
     }
     let pending = store::unassigned_published(conn, ASSIGN_BATCH)?;
     if !pending.is_empty() {
@@ -175,6 +196,7 @@ pub fn update_assignments(
                             last_seen: published_time(report),
                             created_at: at,
                             updated_at: at,
+                            class_views: "[]".into(),
                         },
                     )?;
                     ids.push(id);
@@ -208,14 +230,22 @@ pub fn update_assignments(
 /// The index follower's hook, called once the index has caught up: brings
 /// cluster assignments up to date with the published reports. Never fails:
 /// an error is logged, `false` returned, and the work redone next time.
-pub fn after_index_commit<'a>(
-    conn: &mut DbConnection,
-    index: &IncidentIndex,
-    changed: impl IntoIterator<Item = &'a str>,
-) -> bool {
-    let changed: Vec<String> = changed.into_iter().map(str::to_owned).collect();
+///
+/// `position` is the change-log position the index stands at. The reports
+/// changed since the clusters' stored views were last made exact (the
+/// stamp, which any replica's pass may have moved) get their clusters'
+/// labels and views refreshed, and the stamp moves up to `position`.
+pub fn after_index_commit(conn: &mut DbConnection, index: &IncidentIndex, position: i64) -> bool {
     let result = (|| -> anyhow::Result<()> {
-        if store::count_unassigned(conn)? > ASSIGN_BATCH {
+        let stamp = store::stamp(conn)?;
+        if stamp >= position {
+            // Another replica's pass (or a re-clustering) got here first.
+            return Ok(());
+        }
+        let changed: Vec<String> = incidex_schema::db::changes::pending_reports(conn, stamp)?
+            .into_iter()
+            .collect();
+        if changed.len() > CHANGED_FOR_FULL || store::count_unassigned(conn)? > ASSIGN_BATCH {
             // First start on an existing registry, or a bulk import.
             if let Some(s) = recluster(conn, ReclusterMode::Now)? {
                 tracing::info!(
@@ -226,8 +256,11 @@ pub fn after_index_commit<'a>(
             }
             return Ok(());
         }
-        let summary =
-            conn.transaction(|conn| update_assignments(conn, index, &changed, BTreeSet::new()))?;
+        let summary = conn.transaction(|conn| -> anyhow::Result<AssignSummary> {
+            let summary = update_assignments(conn, index, &changed, BTreeSet::new())?;
+            store::advance_stamp(conn, position)?;
+            Ok(summary)
+        })?;
         if summary != AssignSummary::default() {
             tracing::debug!(
                 joined = summary.joined,

@@ -41,6 +41,7 @@
 //! - Members are shown through their shared view; no filer identity.
 
 pub mod assign;
+pub mod classes;
 pub mod recluster;
 pub mod view;
 
@@ -55,8 +56,9 @@ use sha2::{Digest, Sha256};
 pub use assign::{AssignSummary, after_index_commit, update_assignments};
 pub use recluster::{ReclusterMode, ReclusterSummary, recluster};
 pub use view::{
-    ClusterDetail, ClusterMember, ClusterPage, ClusterSort, ClusterSummary, Growth, VisibleCluster,
-    cluster_detail, cluster_visible, list_clusters, today, visible_cluster_ids, visible_clusters,
+    ClusterDetail, ClusterMember, ClusterPage, ClusterSort, ClusterSummary, Growth,
+    MAX_MEMBER_PAGE, VisibleCluster, cluster_detail, cluster_visible, list_clusters, today,
+    visible_cluster_ids, visible_clusters,
 };
 
 /// Published reports assigned per incremental pass at most; with more
@@ -95,7 +97,7 @@ pub fn cluster_input(row: &ReportRow) -> anyhow::Result<ClusterInput> {
 }
 
 /// Identifies the member revisions a label was computed from.
-fn label_basis<'a>(members: impl IntoIterator<Item = (&'a str, i32)>) -> String {
+pub(crate) fn label_basis<'a>(members: impl IntoIterator<Item = (&'a str, i32)>) -> String {
     let mut lines: Vec<String> = members
         .into_iter()
         .map(|(id, revision)| format!("{id}:{revision}"))

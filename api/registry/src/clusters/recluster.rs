@@ -9,7 +9,9 @@ use incidex_indexer::{ClusterBuilder, ClusterInput};
 use incidex_schema::db::clusters::{self as store, ClusterRow, MemberRow};
 use incidex_schema::db::lessons as lesson_store;
 use incidex_schema::db::reports::{ReportRow, now};
-use incidex_schema::db::{DbConnection, StorageResult};
+use incidex_schema::db::{DbConnection, StorageResult, changes};
+
+use super::classes::{Counted, views_of};
 use serde::Serialize;
 
 use super::*;
@@ -59,6 +61,7 @@ const PAGE: i64 = 1_000;
 struct Snapshot {
     id: String,
     revision: i32,
+    tlp: String,
     published: NaiveDateTime,
 }
 
@@ -67,6 +70,7 @@ impl Snapshot {
         Snapshot {
             id: row.id.clone(),
             revision: row.revision,
+            tlp: row.tlp.clone(),
             published: published_time(row),
         }
     }
@@ -115,6 +119,9 @@ pub fn recluster(
     // The expensive part runs on a snapshot, outside any lock, reading
     // the published reports page by page (oldest first) into the builder,
     // which keeps term ids and counts, not texts.
+    // Every change below this position is in what is read next (or found
+    // changed below and assigned incrementally).
+    let head = changes::head(conn)?;
     let mut builder = ClusterBuilder::new(params());
     let mut rows: Vec<Snapshot> = Vec::new();
     let mut after: Option<(NaiveDateTime, String)> = None;
@@ -258,6 +265,17 @@ pub fn recluster(
                 last_seen: times.iter().copied().max().unwrap_or(at),
                 created_at: previous.map_or(at, |p| p.created_at),
                 updated_at: at,
+                class_views: serde_json::to_string(&views_of(
+                    &kept[c]
+                        .iter()
+                        .map(|&i| Counted {
+                            id: &rows[i].id,
+                            revision: rows[i].revision,
+                            tlp: &rows[i].tlp,
+                            published_on: rows[i].published.date(),
+                        })
+                        .collect::<Vec<_>>(),
+                ))?,
             };
             if previous.is_some() {
                 store::update_cluster(conn, &row)?;
@@ -316,6 +334,7 @@ pub fn recluster(
         // Reports changed meanwhile (and published since) join incrementally.
         let changed: Vec<String> = changed.into_iter().collect();
         update_assignments(conn, &clustering.stats, &changed, touched)?;
+        store::advance_stamp(conn, head)?;
         store::record_run(
             conn,
             &store::ReclusterRun {

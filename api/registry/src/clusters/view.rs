@@ -8,13 +8,14 @@ use lru::LruCache;
 
 use chrono::NaiveDate;
 use incidex_indexer::DocFreqs;
+use incidex_schema::db::DbConnection;
 use incidex_schema::db::clusters::{self as store, ClusterRow, MemberReport};
 use incidex_schema::db::reports::ReportRow;
-use incidex_schema::db::{DbConnection, StorageResult};
 use incidex_schema::report::{NetworkDomain, RootCauseCategory, Service, Trigger};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::classes::{ClassView, view_for};
 use super::*;
 use crate::error::{RegistryError, RegistryResult};
 use crate::lessons::Lesson;
@@ -69,8 +70,11 @@ pub struct ClusterMember {
 pub struct ClusterDetail {
     #[serde(flatten)]
     pub cluster: ClusterSummary,
-    /// Visible members, latest publication first.
+    /// Visible members, latest publication first (one page of them: see
+    /// `members_total`).
     pub members: Vec<ClusterMember>,
+    /// Visible members in all.
+    pub members_total: usize,
     /// Lessons of the visible members, then lessons curated for the cluster.
     pub lessons: Vec<Lesson>,
 }
@@ -189,16 +193,152 @@ fn visible_groups(members: Vec<MemberReport>, viewer: &Viewer) -> Vec<Group> {
 pub fn visible_cluster_ids(
     conn: &mut DbConnection,
     viewer: &Viewer,
-) -> StorageResult<HashSet<String>> {
-    Ok(visible_groups(store::member_reports(conn, None)?, viewer)
+) -> RegistryResult<HashSet<String>> {
+    Ok(seen(conn, viewer, None)?
         .into_iter()
-        .map(|g| g.id)
+        .map(|s| s.row.id)
         .collect())
 }
 
 /// Whether the reader may see this cluster.
-pub fn cluster_visible(conn: &mut DbConnection, viewer: &Viewer, id: &str) -> StorageResult<bool> {
-    Ok(!visible_groups(store::member_reports(conn, Some(id))?, viewer).is_empty())
+pub fn cluster_visible(conn: &mut DbConnection, viewer: &Viewer, id: &str) -> RegistryResult<bool> {
+    Ok(!seen(conn, viewer, Some(id))?.is_empty())
+}
+
+/// Changed reports beyond which every cluster is read live (a backlog the
+/// clustering pass has not reached yet).
+const LIVE_BEYOND: usize = 2_000;
+
+/// How a reader sees one cluster: from its stored class view, or live
+/// from the memberships when members changed since the view was stored
+/// (or the reader has unshared reports of its own in it).
+enum Seen {
+    Stored(ClassView),
+    Live(Group),
+}
+
+struct SeenCluster {
+    row: ClusterRow,
+    seen: Seen,
+}
+
+impl SeenCluster {
+    fn summary(&self, today: NaiveDate) -> ClusterSummary {
+        match &self.seen {
+            Seen::Live(group) => group.summary(today, String::new(), Vec::new()),
+            Seen::Stored(view) => {
+                let (last_7_days, previous_7_days) = view.growth(today);
+                ClusterSummary {
+                    id: self.row.id.clone(),
+                    label: String::new(),
+                    top_terms: Vec::new(),
+                    size: view.size,
+                    first_seen: view.first_seen,
+                    last_seen: view.last_seen,
+                    growth: Growth {
+                        last_7_days,
+                        previous_7_days,
+                    },
+                }
+            }
+        }
+    }
+
+    /// The label the reader may see (stored for the view's member set, or
+    /// computed from the visible members and memoised).
+    fn label(
+        &self,
+        conn: &mut DbConnection,
+        stats: Option<&dyn DocFreqs>,
+    ) -> RegistryResult<(String, Vec<String>)> {
+        match &self.seen {
+            Seen::Stored(view) => match stored_label(&self.row, &view.basis) {
+                Some(label) => Ok(label),
+                None => {
+                    let group = Group {
+                        id: self.row.id.clone(),
+                        visible: store::members_of_clusters(
+                            conn,
+                            std::slice::from_ref(&self.row.id),
+                        )?,
+                    };
+                    label_for(conn, &group, &self.row, None, stats)
+                }
+            },
+            Seen::Live(group) => label_for(conn, group, &self.row, None, stats),
+        }
+    }
+}
+
+/// The clusters (or the one cluster `only`) the reader sees at least one
+/// member of.
+fn seen(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    only: Option<&str>,
+) -> RegistryResult<Vec<SeenCluster>> {
+    let rows: Vec<ClusterRow> = match only {
+        Some(id) => store::find_cluster(conn, id)?.into_iter().collect(),
+        None => store::all_clusters(conn)?,
+    };
+    if rows.is_empty() || viewer.tlps.is_empty() && viewer.owner_key.is_none() {
+        return Ok(Vec::new());
+    }
+    let stamp = store::stamp(conn)?;
+    let pending: Vec<String> = incidex_schema::db::changes::pending_reports(conn, stamp)?
+        .into_iter()
+        .collect();
+    let mut live: HashSet<String> = if pending.len() > LIVE_BEYOND {
+        rows.iter().map(|r| r.id.clone()).collect()
+    } else {
+        store::clusters_of(conn, &pending)?
+            .into_iter()
+            .map(|m| m.cluster_id)
+            .collect()
+    };
+    if let Some(owner) = &viewer.owner_key {
+        live.extend(
+            store::own_unshared_members(conn, owner, &viewer.tlps)?
+                .into_iter()
+                .map(|m| m.cluster_id),
+        );
+    }
+    let mut stored: Vec<(ClusterRow, Option<ClassView>)> = rows
+        .into_iter()
+        .map(|row| {
+            let view = (!live.contains(&row.id))
+                .then(|| view_for(&row.class_views, viewer.role))
+                .flatten();
+            (row, view)
+        })
+        .collect();
+    // Clusters without a stored view for this class are read live too
+    // (none of its members is visible to the class, or the view predates
+    // stored views).
+    let to_read: Vec<String> = stored
+        .iter()
+        .filter(|(row, view)| view.is_none() && (live.contains(&row.id) || row.class_views == "[]"))
+        .map(|(row, _)| row.id.clone())
+        .collect();
+    let mut groups: HashMap<String, Group> =
+        visible_groups(store::members_of_clusters(conn, &to_read)?, viewer)
+            .into_iter()
+            .map(|g| (g.id.clone(), g))
+            .collect();
+    Ok(stored
+        .drain(..)
+        .filter_map(|(row, view)| match view {
+            Some(view) if view.size > 0 => Some(SeenCluster {
+                row,
+                seen: Seen::Stored(view),
+            }),
+            Some(_) => None,
+            None => groups.remove(&row.id).map(|group| SeenCluster {
+                row,
+                seen: Seen::Live(group),
+            }),
+        })
+        .collect())
 }
 
 /// The label for `group` as this reader may see it: a stored label of
@@ -224,7 +364,18 @@ fn label_for(
     let mut rows: Vec<ReportRow> = match visible_rows {
         Some(rows) => rows.to_vec(),
         None => {
-            let ids: Vec<String> = group.visible.iter().map(|m| m.report_id.clone()).collect();
+            // Only the latest members are read: a label is made of them.
+            let mut latest: Vec<&MemberReport> = group.visible.iter().collect();
+            latest.sort_by(|a, b| {
+                b.published_at
+                    .cmp(&a.published_at)
+                    .then_with(|| a.report_id.cmp(&b.report_id))
+            });
+            let ids: Vec<String> = latest
+                .iter()
+                .take(LABEL_SAMPLE)
+                .map(|m| m.report_id.clone())
+                .collect();
             store::reports_by_id(conn, &ids)?
         }
     };
@@ -299,11 +450,10 @@ pub fn list_clusters(
     offset: usize,
 ) -> RegistryResult<ClusterPage> {
     let today = today();
-    let groups = visible_groups(store::member_reports(conn, None)?, viewer);
     // Order on what is cheap (no labels); labels only for the page.
-    let mut keyed: Vec<(ClusterSummary, Group)> = groups
+    let mut keyed: Vec<(ClusterSummary, SeenCluster)> = seen(conn, viewer, None)?
         .into_iter()
-        .map(|g| (g.summary(today, String::new(), Vec::new()), g))
+        .map(|c| (c.summary(today), c))
         .collect();
     keyed.sort_by(|(a, _), (b, _)| {
         let primary = match sort {
@@ -318,18 +468,9 @@ pub fn list_clusters(
         primary.then_with(|| a.id.cmp(&b.id))
     });
     let total = keyed.len();
-    let page: Vec<(ClusterSummary, Group)> = keyed.into_iter().skip(offset).take(limit).collect();
-    let ids: Vec<String> = page.iter().map(|(s, _)| s.id.clone()).collect();
-    let rows: HashMap<String, ClusterRow> = store::clusters_by_id(conn, &ids)?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    let mut items = Vec::with_capacity(page.len());
-    for (mut summary, group) in page {
-        let row = rows
-            .get(&group.id)
-            .ok_or_else(|| RegistryError::internal(anyhow::anyhow!("cluster row missing")))?;
-        let (label, top_terms) = label_for(conn, &group, row, None, stats)?;
+    let mut items = Vec::with_capacity(limit.min(total));
+    for (mut summary, cluster) in keyed.into_iter().skip(offset).take(limit) {
+        let (label, top_terms) = cluster.label(conn, stats)?;
         summary.label = label;
         summary.top_terms = top_terms;
         items.push(summary);
@@ -342,29 +483,36 @@ pub fn list_clusters(
     })
 }
 
-/// One cluster as the reader may see it; 404 when they may see no member.
+/// Most members listed on a cluster's page.
+pub const MAX_MEMBER_PAGE: i64 = 200;
+
+/// One cluster as the reader may see it, with one page of its visible
+/// members (latest publication first) and their lessons, and the lessons
+/// curated for it; 404 when they may see no member.
 pub fn cluster_detail(
     conn: &mut DbConnection,
     viewer: &Viewer,
     stats: Option<&dyn DocFreqs>,
     id: &str,
+    limit: i64,
+    offset: i64,
 ) -> RegistryResult<ClusterDetail> {
-    let group = visible_groups(store::member_reports(conn, Some(id))?, viewer)
+    let cluster = seen(conn, viewer, Some(id))?
         .into_iter()
         .next()
         .ok_or_else(RegistryError::not_found)?;
-    let row = store::find_cluster(conn, id)?.ok_or_else(RegistryError::not_found)?;
-    let ids: Vec<String> = group.visible.iter().map(|m| m.report_id.clone()).collect();
-    let mut reports = store::reports_by_id(conn, &ids)?;
-    // Visibility was decided on the same rows' columns; check again on the
-    // rows read now.
-    reports.retain(|r| viewer.may_see_report(r));
-    reports.sort_by(|a, b| {
-        b.published_at
-            .cmp(&a.published_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let (label, top_terms) = label_for(conn, &group, &row, Some(&reports), stats)?;
+    let (reports, members_total) = store::visible_member_page(
+        conn,
+        id,
+        &viewer.tlps,
+        viewer.owner_key.as_deref(),
+        limit,
+        offset,
+    )?;
+    let (label, top_terms) = cluster.label(conn, stats)?;
+    let mut summary = cluster.summary(today());
+    summary.label = label;
+    summary.top_terms = top_terms;
     let mut members = Vec::with_capacity(reports.len());
     for r in &reports {
         let content = crate::views::content_of(r)?;
@@ -383,8 +531,9 @@ pub fn cluster_detail(
     let visible_ids: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
     let lessons = crate::lessons::cluster_lessons(conn, viewer, id, &visible_ids)?;
     Ok(ClusterDetail {
-        cluster: group.summary(today(), label, top_terms),
+        cluster: summary,
         members,
+        members_total: usize::try_from(members_total).unwrap_or_default(),
         lessons,
     })
 }
@@ -452,6 +601,7 @@ mod tests {
             last_seen: now(),
             created_at: now(),
             updated_at: now(),
+            class_views: "[]".into(),
         };
         let label = |v: &Viewer| {
             let group = visible_groups(all.clone(), v).into_iter().next()?;

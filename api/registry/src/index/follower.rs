@@ -20,7 +20,7 @@
 //!
 //! What is indexed is the projection of `super::document`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,9 +49,6 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// themselves), at the price of search seeing a filing up to this much
 /// later. Idle, a change is indexed as soon as it is committed.
 pub const COMMIT_EVERY: Duration = Duration::from_millis(150);
-/// Reports touched while catching up whose clusters are refreshed once
-/// caught up; beyond this a full re-clustering is cheaper anyway.
-const MAX_TOUCHED: usize = 10_000;
 
 /// What a follower step did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +73,6 @@ pub struct Follower {
     /// Where the follower stands when that is past the last commit (steps
     /// that found nothing to index move it without a commit).
     position: Option<Position>,
-    /// Reports changed since clusters were last brought up to date.
-    touched: BTreeSet<String>,
     /// Whether clustering waits for the index to catch up.
     clustering_due: bool,
 }
@@ -140,7 +135,6 @@ impl Follower {
             writer: None,
             stale: false,
             position: None,
-            touched: BTreeSet::new(),
             clustering_due: true,
         }
     }
@@ -236,9 +230,6 @@ impl Follower {
         writer.commit(batch.next)?;
         self.position = Some(batch.next);
         metrics::counter!("incidex_indexed_changes_total").increment(batch.changes.len() as u64);
-        if self.touched.len() + ids.len() <= MAX_TOUCHED {
-            self.touched.extend(ids);
-        }
         self.clustering_due = true;
         if !batch.more {
             // Caught up: clusters follow what the index now holds.
@@ -252,17 +243,10 @@ impl Follower {
     }
 
     fn bring_clusters_up_to_date(&mut self, conn: &mut incidex_schema::db::DbConnection) {
-        let touched = std::mem::take(&mut self.touched);
-        if crate::clusters::after_index_commit(
-            conn,
-            &self.handle.current(),
-            touched.iter().map(String::as_str),
-        ) {
-            self.clustering_due = false;
-        } else {
-            // Retried once caught up again.
-            self.touched = touched;
-        }
+        let position = self.position.unwrap_or(0);
+        // On failure, retried at the next step.
+        self.clustering_due =
+            !crate::clusters::after_index_commit(conn, &self.handle.current(), position);
     }
 
     /// Compares the index with the database and repairs what differs: the
