@@ -369,6 +369,126 @@ pub fn count_members(conn: &mut DbConnection, cluster_id: &str) -> StorageResult
         .get_result(conn)?)
 }
 
+/// The change-log position below which every change is reflected in the
+/// clusters' stored views.
+pub fn stamp(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(cluster_stamp::table
+        .find(1)
+        .select(cluster_stamp::position)
+        .first::<i64>(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Moves the stamp up to `position` (never down).
+pub fn advance_stamp(conn: &mut DbConnection, position: i64) -> StorageResult<()> {
+    diesel::update(
+        cluster_stamp::table
+            .filter(cluster_stamp::id.eq(1))
+            .filter(cluster_stamp::position.lt(position)),
+    )
+    .set(cluster_stamp::position.eq(position))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The cluster of each of `report_ids` that is in one.
+pub fn clusters_of(
+    conn: &mut DbConnection,
+    report_ids: &[String],
+) -> StorageResult<Vec<MemberRow>> {
+    let mut out = Vec::new();
+    for chunk in report_ids.chunks(500) {
+        out.extend(
+            cluster_members::table
+                .filter(cluster_members::report_id.eq_any(chunk))
+                .select(MemberRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Cluster memberships of an owner's published reports whose TLP is not
+/// one of `shared_tlps` (what only the owner sees of a cluster).
+pub fn own_unshared_members(
+    conn: &mut DbConnection,
+    owner_key: &str,
+    shared_tlps: &[&str],
+) -> StorageResult<Vec<MemberRow>> {
+    Ok(cluster_members::table
+        .inner_join(reports::table)
+        .filter(reports::owner_key.eq(owner_key))
+        .filter(reports::status.eq("published"))
+        .filter(diesel::dsl::not(reports::tlp.eq_any(shared_tlps)))
+        .select(MemberRow::as_select())
+        .load(conn)?)
+}
+
+/// The members of the clusters `ids` (see [`member_reports`]).
+pub fn members_of_clusters(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> StorageResult<Vec<MemberReport>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(200) {
+        out.extend(
+            cluster_members::table
+                .inner_join(reports::table)
+                .filter(cluster_members::cluster_id.eq_any(chunk))
+                .select((
+                    cluster_members::cluster_id,
+                    cluster_members::report_id,
+                    reports::status,
+                    reports::tlp,
+                    reports::owner_key,
+                    reports::revision,
+                    reports::published_at,
+                    cluster_members::joined_at,
+                ))
+                .order((cluster_members::cluster_id.asc(), reports::id.asc()))
+                .load::<MemberReport>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// One page of a cluster's members that a reader sees: published, of a TLP
+/// in `tlps` or of `owner_key`; latest publication first.
+pub fn visible_member_page(
+    conn: &mut DbConnection,
+    cluster_id: &str,
+    tlps: &[&str],
+    owner_key: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> StorageResult<(Vec<ReportRow>, i64)> {
+    let visible = || {
+        let mut q = cluster_members::table
+            .inner_join(reports::table)
+            .filter(cluster_members::cluster_id.eq(cluster_id.to_owned()))
+            .filter(reports::status.eq("published"))
+            .into_boxed();
+        q = match owner_key {
+            Some(owner) => q.filter(
+                reports::tlp
+                    .eq_any(tlps.to_vec())
+                    .or(reports::owner_key.eq(owner.to_owned())),
+            ),
+            None => q.filter(reports::tlp.eq_any(tlps.to_vec())),
+        };
+        q
+    };
+    let total: i64 = visible().count().get_result(conn)?;
+    let rows = visible()
+        .order((reports::published_at.desc(), reports::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(ReportRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::Connection;
@@ -559,124 +679,4 @@ mod tests {
         recluster_lock_is_held_by_one_replica,
         readable_lessons_follow_status_tlp_and_owner,
     );
-}
-
-/// The change-log position below which every change is reflected in the
-/// clusters' stored views.
-pub fn stamp(conn: &mut DbConnection) -> StorageResult<i64> {
-    Ok(cluster_stamp::table
-        .find(1)
-        .select(cluster_stamp::position)
-        .first::<i64>(conn)
-        .optional()?
-        .unwrap_or(0))
-}
-
-/// Moves the stamp up to `position` (never down).
-pub fn advance_stamp(conn: &mut DbConnection, position: i64) -> StorageResult<()> {
-    diesel::update(
-        cluster_stamp::table
-            .filter(cluster_stamp::id.eq(1))
-            .filter(cluster_stamp::position.lt(position)),
-    )
-    .set(cluster_stamp::position.eq(position))
-    .execute(conn)?;
-    Ok(())
-}
-
-/// The cluster of each of `report_ids` that is in one.
-pub fn clusters_of(
-    conn: &mut DbConnection,
-    report_ids: &[String],
-) -> StorageResult<Vec<MemberRow>> {
-    let mut out = Vec::new();
-    for chunk in report_ids.chunks(500) {
-        out.extend(
-            cluster_members::table
-                .filter(cluster_members::report_id.eq_any(chunk))
-                .select(MemberRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(out)
-}
-
-/// Cluster memberships of an owner's published reports whose TLP is not
-/// one of `shared_tlps` (what only the owner sees of a cluster).
-pub fn own_unshared_members(
-    conn: &mut DbConnection,
-    owner_key: &str,
-    shared_tlps: &[&str],
-) -> StorageResult<Vec<MemberRow>> {
-    Ok(cluster_members::table
-        .inner_join(reports::table)
-        .filter(reports::owner_key.eq(owner_key))
-        .filter(reports::status.eq("published"))
-        .filter(diesel::dsl::not(reports::tlp.eq_any(shared_tlps)))
-        .select(MemberRow::as_select())
-        .load(conn)?)
-}
-
-/// The members of the clusters `ids` (see [`member_reports`]).
-pub fn members_of_clusters(
-    conn: &mut DbConnection,
-    ids: &[String],
-) -> StorageResult<Vec<MemberReport>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(200) {
-        out.extend(
-            cluster_members::table
-                .inner_join(reports::table)
-                .filter(cluster_members::cluster_id.eq_any(chunk))
-                .select((
-                    cluster_members::cluster_id,
-                    cluster_members::report_id,
-                    reports::status,
-                    reports::tlp,
-                    reports::owner_key,
-                    reports::revision,
-                    reports::published_at,
-                    cluster_members::joined_at,
-                ))
-                .order((cluster_members::cluster_id.asc(), reports::id.asc()))
-                .load::<MemberReport>(conn)?,
-        );
-    }
-    Ok(out)
-}
-
-/// One page of a cluster's members that a reader sees: published, of a TLP
-/// in `tlps` or of `owner_key`; latest publication first.
-pub fn visible_member_page(
-    conn: &mut DbConnection,
-    cluster_id: &str,
-    tlps: &[&str],
-    owner_key: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> StorageResult<(Vec<ReportRow>, i64)> {
-    let visible = || {
-        let mut q = cluster_members::table
-            .inner_join(reports::table)
-            .filter(cluster_members::cluster_id.eq(cluster_id.to_owned()))
-            .filter(reports::status.eq("published"))
-            .into_boxed();
-        q = match owner_key {
-            Some(owner) => q.filter(
-                reports::tlp
-                    .eq_any(tlps.to_vec())
-                    .or(reports::owner_key.eq(owner.to_owned())),
-            ),
-            None => q.filter(reports::tlp.eq_any(tlps.to_vec())),
-        };
-        q
-    };
-    let total: i64 = visible().count().get_result(conn)?;
-    let rows = visible()
-        .order((reports::published_at.desc(), reports::id.asc()))
-        .limit(limit)
-        .offset(offset)
-        .select(ReportRow::as_select())
-        .load(conn)?;
-    Ok((rows, total))
 }
