@@ -53,9 +53,12 @@
 mod context;
 mod detect;
 mod keep;
+mod lists;
 mod names;
 mod person;
 mod scan;
+mod shapes;
+mod world;
 
 #[cfg(test)]
 mod proptests;
@@ -94,21 +97,36 @@ pub enum RedactionKind {
     Email,
     /// URL or SIP/tel URI.
     Url,
-    /// Host name (fully qualified domain name).
+    /// Host name: fully qualified, or a network element or site name
+    /// recognised by its shape (`mme-lon-3`, `cscf01.par`, `RTR-PAR-CORE-01`).
     Host,
     /// Ticket, case, change or work-order number.
     Ticket,
-    /// Person name introduced by a title or role.
+    /// Person name (after a title or role, or from the name lists).
     Person,
-    /// Name or alias of a member operator.
+    /// Name or alias of a member operator, or any other operator, carrier
+    /// or brand of the world list.
     Operator,
     /// One of the filer's own sensitive terms.
     Term,
+    /// Service, system or user account, user id (`svc_mediation`,
+    /// `root@host`, `CORP\\jdoe`, `user id u419273`).
+    Account,
+    /// Mobile network code: MCC-MNC pair, PLMN id, cell global id.
+    Plmn,
+    /// Autonomous system number (`AS3215`).
+    Asn,
+    /// Circuit, line or service id announced as such.
+    Circuit,
+    /// Postal address, street name or postcode.
+    Address,
+    /// Geographic coordinates.
+    Gps,
 }
 
 impl RedactionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RedactionKind; 13] = [
+    pub const ALL: [RedactionKind; 19] = [
         RedactionKind::Phone,
         RedactionKind::Imsi,
         RedactionKind::Imei,
@@ -122,6 +140,12 @@ impl RedactionKind {
         RedactionKind::Person,
         RedactionKind::Operator,
         RedactionKind::Term,
+        RedactionKind::Account,
+        RedactionKind::Plmn,
+        RedactionKind::Asn,
+        RedactionKind::Circuit,
+        RedactionKind::Address,
+        RedactionKind::Gps,
     ];
 
     /// The placeholder that replaces identifiers of this kind.
@@ -140,6 +164,12 @@ impl RedactionKind {
             RedactionKind::Person => "[PERSON]",
             RedactionKind::Operator => "[OPERATOR]",
             RedactionKind::Term => "[TERM]",
+            RedactionKind::Account => "[ACCOUNT]",
+            RedactionKind::Plmn => "[PLMN]",
+            RedactionKind::Asn => "[ASN]",
+            RedactionKind::Circuit => "[CIRCUIT]",
+            RedactionKind::Address => "[ADDRESS]",
+            RedactionKind::Gps => "[GPS]",
         }
     }
 
@@ -158,9 +188,15 @@ impl RedactionKind {
             RedactionKind::Host => 7,
             RedactionKind::Operator => 8,
             RedactionKind::Term => 9,
-            RedactionKind::Phone => 10,
-            RedactionKind::Ticket => 11,
-            RedactionKind::Person => 12,
+            RedactionKind::Gps => 10,
+            RedactionKind::Plmn => 11,
+            RedactionKind::Account => 12,
+            RedactionKind::Asn => 13,
+            RedactionKind::Circuit => 14,
+            RedactionKind::Address => 15,
+            RedactionKind::Phone => 16,
+            RedactionKind::Ticket => 17,
+            RedactionKind::Person => 18,
         }
     }
 
@@ -180,6 +216,12 @@ impl RedactionKind {
             RedactionKind::Person => "person",
             RedactionKind::Operator => "operator",
             RedactionKind::Term => "term",
+            RedactionKind::Account => "account",
+            RedactionKind::Plmn => "plmn",
+            RedactionKind::Asn => "asn",
+            RedactionKind::Circuit => "circuit",
+            RedactionKind::Address => "address",
+            RedactionKind::Gps => "gps",
         }
     }
 }
@@ -276,6 +318,49 @@ impl Default for Anonymiser {
     }
 }
 
+/// A filer's allow-list: words and phrases the filer has confirmed are not
+/// identifiers (a monitoring system called "Atlas", a product called
+/// "Phoenix"), compiled once per operator like [`SensitiveTerms`].
+///
+/// An allowed phrase is matched like a sensitive term (case-insensitive,
+/// whole word, separator variants). A candidate redaction that lies
+/// entirely inside an allowed occurrence is dropped, whatever its class,
+/// except the names and aliases of member operators and the filer's own
+/// sensitive terms: a filer can keep its own false positives, never another
+/// member's name.
+#[derive(Debug, Clone)]
+pub struct AllowList {
+    matcher: NameMatcher,
+}
+
+impl AllowList {
+    /// Compiles `entries`; the same filtering as for [`SensitiveTerms::new`]
+    /// applies.
+    pub fn new(entries: &[String]) -> AllowList {
+        AllowList {
+            matcher: NameMatcher::new(entries),
+        }
+    }
+
+    /// Nothing allowed.
+    pub fn empty() -> AllowList {
+        AllowList {
+            matcher: NameMatcher::empty(),
+        }
+    }
+
+    /// True when no usable entry was given.
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_empty()
+    }
+}
+
+impl Default for AllowList {
+    fn default() -> Self {
+        AllowList::empty()
+    }
+}
+
 /// How many times the output is re-checked for identifiers that only became
 /// detectable once their context was redacted (see [`Anonymiser::scrub`]).
 const MAX_ROUNDS: usize = 4;
@@ -289,16 +374,32 @@ impl Anonymiser {
         }
     }
 
+    /// Loads the shared word lists (names, operators, vocabulary) now rather
+    /// than on the first scrub. Optional: call it at start-up to keep the
+    /// one-off cost (tens of milliseconds) out of the first request.
+    pub fn warm_up() {
+        lists::warm_up();
+        world::warm_up();
+    }
+
     /// Number of compiled operator-name spelling variants (for diagnostics).
     pub fn operator_pattern_count(&self) -> usize {
         self.operators.pattern_count()
     }
 
     /// Scrubs `text`: every detected identifier is replaced by its typed
-    /// placeholder. Never panics; idempotent.
+    /// placeholder. Never panics; idempotent. Same as [`Anonymiser::scrub_with`]
+    /// with an empty allow-list.
     pub fn scrub(&self, text: &str, terms: &SensitiveTerms) -> Scrubbed {
+        self.scrub_with(text, terms, &AllowList::empty())
+    }
+
+    /// Scrubs `text` keeping what the filer's `allow` list confirms is not an
+    /// identifier (see [`AllowList`]). Never panics; idempotent for a given
+    /// allow-list.
+    pub fn scrub_with(&self, text: &str, terms: &SensitiveTerms, allow: &AllowList) -> Scrubbed {
         let mut work = Work::default();
-        let mut spans = self.detect(text, terms, &mut work);
+        let mut spans = self.detect(text, terms, allow, &mut work);
         let mut rendered = render(text, &spans);
         // A redaction can remove the context that kept a neighbouring token
         // (a sensitive term that happens to be "build" before a build
@@ -308,7 +409,7 @@ impl Anonymiser {
             if spans.is_empty() {
                 break;
             }
-            let extra = self.detect(&rendered, terms, &mut work);
+            let extra = self.detect(&rendered, terms, allow, &mut work);
             if extra.is_empty() {
                 break;
             }
@@ -332,7 +433,13 @@ impl Anonymiser {
     }
 
     /// Finds the redactions of one pass: sorted, non-overlapping spans.
-    fn detect(&self, text: &str, terms: &SensitiveTerms, work: &mut Work) -> Vec<Span> {
+    fn detect(
+        &self,
+        text: &str,
+        terms: &SensitiveTerms,
+        allow: &AllowList,
+        work: &mut Work,
+    ) -> Vec<Span> {
         work.found.redact.clear();
         names::fold_into(text, &mut work.folded);
         work.zones.build(text);
@@ -353,22 +460,35 @@ impl Anonymiser {
         detect::mobile_ids(scan, found);
         detect::tickets(scan, found);
         detect::keyworded(scan, found);
+        shapes::detect(scan, found);
         let intros = &mut work.intros;
         intros.clear();
         self.operators.find(
             text,
             scan.folded,
-            |s, e| found.redact(s, e, RedactionKind::Operator, Tier::Strong),
+            |s, e| found.redact_locked(s, e, RedactionKind::Operator, Tier::Strong),
             |i, s, e| intros.push((i, s, e)),
         );
+        world::operators(scan, found);
         person::persons(text, intros, found);
+        person::untitled(text, scan.folded, found);
         terms.matcher.find(
             text,
             scan.folded,
-            |s, e| found.redact(s, e, RedactionKind::Term, Tier::Strong),
+            |s, e| found.redact_locked(s, e, RedactionKind::Term, Tier::Strong),
             |_, _, _| {},
         );
-        resolve(text, &mut work.found.redact, &mut work.protected)
+        work.allowed.clear();
+        let allowed = &mut work.allowed;
+        allow
+            .matcher
+            .find(text, scan.folded, |s, e| allowed.push((s, e)), |_, _, _| {});
+        resolve(
+            text,
+            &mut work.found.redact,
+            &mut work.protected,
+            &mut work.allowed,
+        )
     }
 }
 
@@ -394,6 +514,9 @@ pub(crate) struct Candidate {
     pub(crate) end: usize,
     pub(crate) kind: RedactionKind,
     pub(crate) tier: Tier,
+    /// Member operator names and sensitive terms: never dropped by an
+    /// allow-list.
+    pub(crate) locked: bool,
 }
 
 /// Candidates collected by the detectors.
@@ -410,6 +533,20 @@ impl Found {
                 end,
                 kind,
                 tier,
+                locked: false,
+            });
+        }
+    }
+
+    /// A candidate that an allow-list cannot drop.
+    fn redact_locked(&mut self, start: usize, end: usize, kind: RedactionKind, tier: Tier) {
+        if start < end {
+            self.redact.push(Candidate {
+                start,
+                end,
+                kind,
+                tier,
+                locked: true,
             });
         }
     }
@@ -423,6 +560,7 @@ struct Work {
     found: Found,
     intros: Vec<(usize, usize, usize)>,
     protected: Vec<(usize, usize)>,
+    allowed: Vec<(usize, usize)>,
 }
 
 /// An accepted redaction.
@@ -437,6 +575,13 @@ struct Span {
 fn overlaps(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
     let i = spans.partition_point(|&(s, _)| s < end);
     i > 0 && spans[i - 1].1 > start
+}
+
+/// Is `start..end` entirely inside one of the sorted (possibly overlapping)
+/// `spans`?
+fn inside_any(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = spans.partition_point(|&(s, _)| s <= start);
+    spans[..i].iter().rev().take(8).any(|&(_, e)| e >= end)
 }
 
 /// Existing placeholders in `text` (they are never matched again).
@@ -460,6 +605,7 @@ fn resolve(
     text: &str,
     candidates: &mut Vec<Candidate>,
     protected: &mut Vec<(usize, usize)>,
+    allowed: &mut [(usize, usize)],
 ) -> Vec<Span> {
     if candidates.is_empty() {
         return Vec::new();
@@ -468,6 +614,10 @@ fn resolve(
     placeholders(text, protected);
     if !protected.is_empty() {
         candidates.retain(|c| !overlaps(protected, c.start, c.end));
+    }
+    if !allowed.is_empty() {
+        allowed.sort_unstable();
+        candidates.retain(|c| c.locked || !inside_any(allowed, c.start, c.end));
     }
     candidates.sort_unstable_by(|a, b| {
         let key = |c: &Candidate| {

@@ -207,7 +207,7 @@ pub(crate) fn fold_into(text: &str, buf: &mut String) {
     debug_assert_eq!(buf.len(), text.len());
 }
 
-fn fold_str(s: &str) -> String {
+pub(crate) fn fold_str(s: &str) -> String {
     s.chars().map(fold_char).collect()
 }
 
@@ -227,7 +227,7 @@ fn insert(set: &mut BTreeSet<String>, variant: String) {
 }
 
 /// Adds the folded spelling variants of one name.
-fn add_variants(name: &str, set: &mut BTreeSet<String>) {
+pub(crate) fn add_variants(name: &str, set: &mut BTreeSet<String>) {
     let normalised = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if normalised.is_empty() || normalised.len() > MAX_NAME_LEN {
         return;

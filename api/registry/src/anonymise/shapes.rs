@@ -1,0 +1,1133 @@
+//! Identifiers recognised by the shape of a token or a short phrase rather
+//! than by a fixed syntax: network element, host and site names without a
+//! domain, service and user accounts, AS numbers, MCC-MNC codes and cell
+//! ids, circuit ids, postal addresses, coordinates, and ranges of IMSIs or
+//! MSISDNs.
+//!
+//! # Element and host names
+//!
+//! Operators name their elements `mme-lon-3`, `med-02`, `cscf01.par`,
+//! `RTR-PAR-CORE-01`, `HH0412`. 3GPP names its interfaces and functions
+//! `S1-MME`, `SGSN-MME`, `P-CSCF`, `N2`, `S6a`, `Iu-PS`, and releases,
+//! standards and units look alike too (`R15`, `LTE-1800`, `CVE-2021-44228`,
+//! `SHA-256`). A token is taken for a host when, after splitting it at `-`
+//! and `.`:
+//! * it is in one case (all lower or all upper case letters, with digits);
+//! * it is not wholly made of technical vocabulary (`data/technical-terms.txt`)
+//!   and numbers that the vocabulary takes (`LTE-1800`, `RU50`, `N26`);
+//! * it starts with a letter, and it has a digit, or three or more segments,
+//!   or ends with a one- or two-character segment (`stp-lag-a`, `hss-b`);
+//!   single-segment tokens need at least two letters then at least two
+//!   digits (`HH0412`, `pgw07`), or one digit after a common element word
+//!   (`sbc1`, `node7`).
+//!
+//! Years, durations and counts glued to words (`mid-2024`, `2-year`,
+//! `144-fibre`) start with a digit or end in a year and are not hosts.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::context::{continues_from_left, continues_number, next_token};
+use super::lists;
+use super::scan::Scan;
+use super::{Found, RedactionKind as K, Tier};
+
+macro_rules! regex {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new($pattern).expect(concat!("static regex ", stringify!($name), " is valid"))
+        });
+    };
+}
+
+pub(crate) fn detect(scan: Scan<'_>, found: &mut Found) {
+    tokens(scan, found);
+    keyworded_accounts(scan, found);
+    asns(scan, found);
+    plmns(scan, found);
+    circuits(scan, found);
+    coordinates(scan, found);
+    addresses(scan, found);
+    ranges(scan, found);
+}
+
+// ------------------------------------------------------------ tokens ----
+
+/// Leading and trailing punctuation that is not part of a token.
+fn trim_token(raw: &str) -> (usize, &str) {
+    let start_trimmed =
+        raw.trim_start_matches(['(', '[', '{', '"', '\'', '<', '\u{2018}', '\u{201c}']);
+    let lead = raw.len() - start_trimmed.len();
+    let mut t = start_trimmed.trim_end_matches([
+        '.', ',', ';', ':', '!', '?', ')', ']', '}', '"', '\'', '>', '\u{2019}', '\u{201d}',
+    ]);
+    for suffix in ["'s", "\u{2019}s"] {
+        if let Some(s) = t.strip_suffix(suffix) {
+            t = s.trim_end_matches(['.', ',', ';', ':']);
+        }
+    }
+    (lead, t)
+}
+
+/// Walks the whitespace-delimited tokens of the text and classifies those
+/// that can be element names or accounts.
+fn tokens(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        let mut interesting = false;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            interesting |= matches!(bytes[i], b'-' | b'_' | b'.' | b'@' | b'\\' | b'=')
+                || bytes[i].is_ascii_digit();
+            i += 1;
+        }
+        if !interesting || i - start > 120 {
+            continue;
+        }
+        let Some(raw) = text.get(start..i) else {
+            continue;
+        };
+        let (lead, token) = trim_token(raw);
+        if token.len() < 2 {
+            continue;
+        }
+        let s = start + lead;
+        let e = s + token.len();
+        let folded = scan.folded.get(s..e).unwrap_or(token);
+        if let Some(kind) = account_shape(token) {
+            found.redact(s, e, K::Account, kind);
+        } else if is_host_shape(token, folded) {
+            found.redact(s, e, K::Host, Tier::Weak);
+        }
+    }
+}
+
+/// Words that make a snake_case or prefixed token an account name.
+const ACCOUNT_WORDS: &[&str] = &[
+    "svc", "srv", "service", "sa", "app", "admin", "adm", "root", "sys", "system", "ops", "oper",
+    "noc", "soc", "bot", "batch", "cron", "backup", "bkp", "bind", "ro", "rw", "readonly", "user",
+    "usr", "api", "deploy", "ci", "ansible", "prov", "sec", "dba", "li", "mon", "monitor",
+    "nagios", "zabbix", "ftp", "sftp", "test", "tmp", "guest", "support", "vendor", "robot",
+    "auto", "etl", "report", "oss", "bss", "nms", "ems", "omc", "tech", "operator", "sso", "ldap",
+];
+
+/// Account names by shape: `svc_mediation`, `admin_jmoreau`,
+/// `CORP\svc_ossmed`, `root@host`, `cn=prov-bind,ou=svc,dc=corp`,
+/// `u419273`. Returns the tier.
+fn account_shape(token: &str) -> Option<Tier> {
+    // DOMAIN\user
+    if let Some((domain, user)) = token.split_once('\\') {
+        let ok = |s: &str| {
+            s.len() >= 2
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'$'))
+        };
+        return (ok(domain) && ok(user)).then_some(Tier::Strong);
+    }
+    // LDAP distinguished names.
+    let lower = token.to_ascii_lowercase();
+    if (lower.starts_with("cn=") || lower.starts_with("uid="))
+        && (lower.contains(",ou=") || lower.contains(",dc=") || lower.contains(",o="))
+    {
+        return Some(Tier::Strong);
+    }
+    // user@host without a domain (with a domain it is an e-mail address).
+    if let Some((user, host)) = token.split_once('@') {
+        // Lower-case user names: `Compute@Edge` is a product name.
+        let ok_user = !user.is_empty()
+            && user.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            });
+        let ok_host = host.len() >= 2
+            && host.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && !host.contains('.')
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        return (ok_user && ok_host).then_some(Tier::Strong);
+    }
+    // snake_case with an account word: svc_mediation, li_mediation_ro.
+    if token.contains('_')
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && token.starts_with(|c: char| c.is_ascii_lowercase())
+    {
+        let account = token.split(['_', '-']).any(|seg| {
+            ACCOUNT_WORDS.contains(&seg)
+                || (seg.len() > 5 && (seg.ends_with("admin") || seg.starts_with("admin")))
+                || (seg.len() > 3 && seg.starts_with("svc"))
+        });
+        return account.then_some(Tier::Strong);
+    }
+    // svc-backup, sa-billing
+    if let Some((first, rest)) = token.split_once('-')
+        && matches!(first, "svc" | "sa" | "srv" | "svcacct")
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Some(Tier::Strong);
+    }
+    // u419273, ab123456: corporate user ids.
+    let letters = token.bytes().take_while(u8::is_ascii_lowercase).count();
+    let digits = token.len() - letters;
+    if (1..=2).contains(&letters)
+        && (5..=8).contains(&digits)
+        && token[letters..].bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(Tier::Weak);
+    }
+    None
+}
+
+/// Element words that take a single digit (`sbc1`, `node7`).
+const ELEMENT_WORDS: &[&str] = &[
+    "node", "host", "server", "srv", "db", "web", "app", "sbc", "cr", "pe", "ce", "rtr", "sw",
+    "fw", "lb", "mme", "sgw", "pgw", "smf", "amf", "upf", "hss", "hlr", "udm", "pcrf", "pcf",
+    "dra", "stp", "msc", "mgw", "cscf", "tas", "smsc", "rnc", "bsc", "dns", "ntp", "vm", "ggsn",
+    "sgsn", "core", "edge", "agg", "bng", "bras", "olt", "dslam", "epg", "ims", "ocs", "ldap",
+];
+
+/// File extensions: `config.yaml` is a file, not a host.
+const FILE_EXTENSIONS: &[&str] = &[
+    "yaml", "yml", "json", "conf", "cfg", "log", "txt", "py", "js", "sh", "md", "xml", "csv",
+    "tar", "gz", "tgz", "zip", "pcap", "pcapng", "sql", "rs", "go", "java", "rb", "ini", "toml",
+    "pem", "crt", "cer", "key", "bin", "img", "iso", "deb", "rpm", "exe", "dll", "so", "ts",
+    "html", "htm", "php", "jar", "war", "lua", "pl", "c", "h", "cpp", "bak", "old", "tmp", "pdf",
+    "doc", "docx", "xls", "xlsx", "png", "jpg", "cap", "dat", "db", "sqlite", "cnf",
+];
+
+/// Prefixes that take a number without it being an element name:
+/// `LTE-1800`, `SHA-256`, `RU50`, `Rel-16`, `STM-64`, `AF41`, `NG911`.
+const NUMBERED: &[&str] = &[
+    "lte", "gsm", "umts", "dcs", "pcs", "band", "b", "n", "nr", "utf", "sha", "md", "aes", "des",
+    "rsa", "stm", "oc", "otu", "odu", "ds", "e", "t", "j", "cve", "cwe", "rfc", "iso", "iec",
+    "ieee", "ts", "tr", "itu", "etsi", "ansi", "en", "x", "h", "g", "q", "v", "ipv", "http", "tls",
+    "ssl", "ssh", "snmp", "snmpv", "cat", "class", "type", "tier", "level", "phase", "step",
+    "release", "rel", "r", "sr", "fp", "ep", "ru", "cu", "su", "mp", "sp", "sa", "nsa", "build",
+    "version", "ver", "port", "vlan", "slot", "card", "shelf", "lane", "area", "af", "cs", "ef",
+    "be", "qci", "ng", "covid", "win", "windows", "ios", "android", "python", "java", "node",
+    "ubuntu", "debian", "rhel", "centos", "el", "kernel", "linux", "log", "base", "utf", "ec", "s",
+    "m", "c", "p", "i", "d", "k", "gen", "pci", "pcie", "usb", "ddr", "wpa", "mpeg", "mp", "ac",
+    "ax", "ad", "bt", "ble", "gbe", "ge", "xe", "et", "hu", "fe", "gi", "te", "tengig", "gig",
+    "fa", "eth", "ens", "eno", "enp", "wlan", "bond", "lo", "mgmt", "year", "day", "week", "q1",
+    "q2", "q3", "q4", "h1", "h2", "fy", "mid", "pre", "post", "early", "late", "top", "sip", "gtp",
+    "diameter", "radius", "dhcp", "dns", "ntp", "ptp", "bgp", "ospf", "ldp", "mpls", "isis",
+    "cause", "code", "error", "err", "rc", "status",
+];
+
+fn is_year(seg: &str) -> bool {
+    seg.len() == 4 && (seg.starts_with("19") || seg.starts_with("20"))
+}
+
+/// Is `segment` (folded) explained by the technical vocabulary: a term,
+/// a number, or a term that takes a number glued or after a hyphen?
+fn technical_segment(seg: &str) -> bool {
+    if seg.len() <= 1 || seg.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    if lists::is_technical(seg) || NUMBERED.contains(&seg) {
+        return true;
+    }
+    // Glued number: ru50, s6a, n26, af41, r15, rel16.
+    let letters = seg.bytes().take_while(u8::is_ascii_alphabetic).count();
+    if letters > 0 && letters < seg.len() {
+        let (word, rest) = seg.split_at(letters);
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &rest[digits..];
+        if digits > 0 && tail.len() <= 1 && (NUMBERED.contains(&word) || lists::is_technical(word))
+        {
+            return true;
+        }
+    }
+    // Number then a unit or generation: 5g, 10g, 100ge, 4x10g.
+    let digits = seg.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && seg.len() - digits <= 3
+}
+
+/// Element, host and site names by shape (see the module documentation).
+fn is_host_shape(token: &str, folded: &str) -> bool {
+    let len = token.len();
+    if !(2..=64).contains(&len) || !token.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return false;
+    }
+    let has_lower = token.bytes().any(|b| b.is_ascii_lowercase());
+    let has_upper = token.bytes().any(|b| b.is_ascii_uppercase());
+    if has_lower && has_upper {
+        // Iu-PS, NB-IoT, VoLTE, IPv4, eNodeB, Wi-Fi: mixed case is how
+        // technical terms and prose are written, not element names.
+        return false;
+    }
+    if token.contains("..")
+        || token.ends_with(['-', '.'])
+        || token.contains("-.")
+        || token.contains(".-")
+    {
+        return false;
+    }
+    if cloud_region(folded) {
+        return false;
+    }
+    let labels: Vec<&str> = folded.split('.').collect();
+    if labels.len() > 1 {
+        return dotted_host(&labels);
+    }
+    let segments: Vec<&str> = folded.split('-').collect();
+    if segments.len() == 1 {
+        return single_host(folded);
+    }
+    let last = segments[segments.len() - 1];
+    // `stp-lag-a`: three lower-case segments ending in a one- or
+    // two-character code is how elements are named, even when the words
+    // happen to be technical terms.
+    let element_pattern = !has_upper && segments.len() >= 3 && last.len() <= 2;
+    if !element_pattern && segments.iter().all(|s| technical_segment(s)) {
+        return false;
+    }
+    if is_year(last) {
+        return false;
+    }
+    let has_digit = folded.bytes().any(|b| b.is_ascii_digit());
+    let short_tail = last.len() <= 2;
+    if !(has_digit || segments.len() >= 3 || short_tail) {
+        return false;
+    }
+    // Two English-looking words ("follow-up", "re-run") carry no digit and
+    // no one-letter tail; three or more words without a digit
+    // ("end-to-end", "state-of-the-art", "I-HEARD-YOU") neither.
+    if !has_digit {
+        let tail_is_code = last.len() <= 2 && segments[0].len() <= 6;
+        let element_first =
+            ELEMENT_WORDS.contains(&segments[0]) || lists::is_technical(segments[0]);
+        if !(tail_is_code && element_first) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Cloud regions and zones are places, not elements: `us-east-1`,
+/// `europe-west1-b`, `AP-NORTHEAST-1`, `australia-southeast1`.
+fn cloud_region(folded: &str) -> bool {
+    const AREAS: &[&str] = &[
+        "us",
+        "eu",
+        "ap",
+        "sa",
+        "ca",
+        "me",
+        "af",
+        "il",
+        "mx",
+        "cn",
+        "europe",
+        "asia",
+        "australia",
+        "northamerica",
+        "southamerica",
+        "africa",
+        "uk",
+        "in",
+        "jp",
+        "kr",
+        "us-gov",
+    ];
+    const DIRECTIONS: &[&str] = &[
+        "east",
+        "west",
+        "north",
+        "south",
+        "central",
+        "northeast",
+        "southeast",
+        "northwest",
+        "southwest",
+    ];
+    let segs: Vec<&str> = folded.split('-').collect();
+    segs.len() >= 2
+        && AREAS.contains(&segs[0])
+        && DIRECTIONS.contains(&segs[1].trim_end_matches(|c: char| c.is_ascii_digit()))
+        && segs[2..].iter().all(|s| s.len() <= 2)
+}
+
+/// `pgw07`, `HH0412`, `sbc1`: letters then digits, optionally one letter.
+fn single_host(folded: &str) -> bool {
+    let letters = folded.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let rest = &folded[letters..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &rest[digits..];
+    if letters < 2
+        || digits == 0
+        || tail.len() > 1
+        || (tail.len() == 1 && !tail.as_bytes()[0].is_ascii_alphabetic())
+    {
+        return false;
+    }
+    if letters > 8 || lists::is_technical(folded) {
+        return false;
+    }
+    let word = &folded[..letters];
+    let element = ELEMENT_WORDS.contains(&word);
+    if NUMBERED.contains(&word) || (lists::is_technical(word) && digits < 2 && !element) {
+        return false;
+    }
+    digits >= 2 || element
+}
+
+/// `cscf01.par`, `cr2.par3`, `scscf-b.lyo`, `ntp1.core`: a first label that
+/// is itself element-shaped, then short lower-case labels.
+fn dotted_host(labels: &[&str]) -> bool {
+    if labels.iter().any(|l| l.is_empty()) {
+        return false;
+    }
+    let last = labels[labels.len() - 1];
+    if FILE_EXTENSIONS.contains(&last) || last.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let first = labels[0];
+    let first_digits = first.bytes().filter(u8::is_ascii_digit).count();
+    let first_ok = if first.contains('-') {
+        let segs: Vec<&str> = first.split('-').collect();
+        !segs.iter().all(|s| technical_segment(s)) || segs.iter().any(|s| s.len() <= 2)
+    } else {
+        let letters = first.bytes().take_while(u8::is_ascii_alphabetic).count();
+        letters >= 2
+            && first_digits > 0
+            && first[letters..].bytes().all(|b| b.is_ascii_alphanumeric())
+    };
+    first_ok
+        && labels[1..]
+            .iter()
+            .all(|l| l.len() <= 12 && l.starts_with(|c: char| c.is_ascii_alphabetic()))
+}
+
+// -------------------------------------------------- keyword accounts ----
+
+regex!(
+    ACCOUNT_KEYWORD,
+    r#"(?i)(?-u:\b)(?:user\s*(?:name|id)|userid|uid|login|logon|(?:service|system|bind|domain|admin|user)\s+account|account|logged\s+(?:in|on)\s+as|signed\s+in\s+as|running\s+as|ran\s+as|run\s+as|as\s+user)(?-u:\b)\s*[:=\#]?\s*['"‘“`]?([A-Za-z0-9_][\w.\\@$\-]{1,63})"#
+);
+
+/// Words that follow "account", "login" or "user" in prose.
+const NOT_ACCOUNTS: &[&str] = &[
+    "was",
+    "is",
+    "were",
+    "are",
+    "has",
+    "had",
+    "and",
+    "or",
+    "for",
+    "of",
+    "to",
+    "from",
+    "the",
+    "that",
+    "this",
+    "with",
+    "which",
+    "page",
+    "pages",
+    "name",
+    "names",
+    "details",
+    "data",
+    "info",
+    "information",
+    "password",
+    "passwords",
+    "credentials",
+    "lockout",
+    "locked",
+    "expired",
+    "attempts",
+    "attempt",
+    "failure",
+    "failures",
+    "failed",
+    "requests",
+    "request",
+    "manager",
+    "management",
+    "team",
+    "teams",
+    "holder",
+    "holders",
+    "owner",
+    "owners",
+    "number",
+    "numbers",
+    "base",
+    "sessions",
+    "session",
+    "traffic",
+    "plane",
+    "equipment",
+    "experience",
+    "errors",
+    "error",
+    "id",
+    "ids",
+    "type",
+    "types",
+    "access",
+    "review",
+    "reviews",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "by",
+    "be",
+    "been",
+    "it",
+    "its",
+    "their",
+    "our",
+    "my",
+    "your",
+    "any",
+    "all",
+    "each",
+    "every",
+    "no",
+    "not",
+    "used",
+    "using",
+    "could",
+    "would",
+    "should",
+    "will",
+    "can",
+    "may",
+    "did",
+    "does",
+    "as",
+    "but",
+    "so",
+    "then",
+    "when",
+    "while",
+    "after",
+    "before",
+    "into",
+    "over",
+    "under",
+    "via",
+    "per",
+    "also",
+    "only",
+    "again",
+    "successfully",
+    "server",
+    "servers",
+    "service",
+    "services",
+    "system",
+    "systems",
+    "script",
+    "scripts",
+    "time",
+    "times",
+];
+
+fn keyworded_accounts(scan: Scan<'_>, found: &mut Found) {
+    let folded = scan.folded;
+    if !(folded.contains("user")
+        || folded.contains("login")
+        || folded.contains("logon")
+        || folded.contains("account")
+        || folded.contains("uid")
+        || folded.contains(" as "))
+    {
+        return;
+    }
+    for caps in ACCOUNT_KEYWORD.captures_iter(scan.text) {
+        let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        // After "account" only a marked token is an id ("account balances"
+        // is prose); after "login", "user id", "logged in as" a plain
+        // lower-case word is one too.
+        let keyword = all.as_str()[..m.start() - all.start()].to_ascii_lowercase();
+        let account_word = keyword
+            .trim_end()
+            .trim_end_matches([':', '=', '#', '\'', '"'])
+            .trim_end()
+            .ends_with("account");
+        let (_, token) = trim_token(m.as_str());
+        let token = token.trim_end_matches(['.', ',', ';', ':']);
+        if token.len() < 2 || token.starts_with('[') {
+            continue;
+        }
+        let lower = token.to_ascii_lowercase();
+        if NOT_ACCOUNTS.contains(&lower.as_str()) {
+            continue;
+        }
+        let marked = token
+            .bytes()
+            .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'\\' | b'@' | b'$' | b'.'));
+        let plain_id = !account_word
+            && token.len() <= 20
+            && token.bytes().all(|b| b.is_ascii_lowercase())
+            && lists::given_name(&lower).is_none_or(|_| token.len() >= 3);
+        if marked || plain_id {
+            found.redact(m.start(), m.start() + token.len(), K::Account, Tier::Strong);
+        }
+    }
+}
+
+// --------------------------------------------------------------- ASNs ----
+
+regex!(
+    ASN,
+    r"(?-u:\b)(?:(?:AS|ASN)[\ \-]?(?:number\ )?\d{1,10}|as\d{3,10}|AS\ number\ \d{1,10})(?-u:\b)"
+);
+
+fn asns(scan: Scan<'_>, found: &mut Found) {
+    for m in ASN.find_iter(&scan.tech.text) {
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        asn_candidate(scan.text, start, end, found);
+    }
+    // "AS 3320": the number is a technical token, the "AS" before it not.
+    for m in ASN.find_iter(&scan.keyed.text) {
+        let Some((start, end)) = scan.keyed.span(m.start(), m.end()) else {
+            continue;
+        };
+        asn_candidate(scan.text, start, end, found);
+    }
+}
+
+fn asn_candidate(text: &str, start: usize, end: usize, found: &mut Found) {
+    let Some(s) = text.get(start..end) else {
+        return;
+    };
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let Ok(n) = digits.parse::<u64>() else { return };
+    if n == 0 || n > 4_294_967_295 || continues_number(text, end) {
+        return;
+    }
+    // "AS 1": too short to tell from prose in capitals.
+    if s.contains(' ') && digits.len() < 3 {
+        return;
+    }
+    found.redact(start, end, K::Asn, Tier::Strong);
+}
+
+// -------------------------------------------------------------- PLMNs ----
+
+regex!(
+    MCC_MNC,
+    r"(?i)(?-u:\b)MCC\s*[:=]?\s*(\d{3})\s*[,/;]?\s*(?:and\s+)?MNC\s*[:=]?\s*(\d{2,3})(?-u:\b)"
+);
+regex!(
+    CGI,
+    r"(?-u:\b)(\d{3})-(\d{2,3})-(\d{1,5})-(\d{1,9})(?-u:\b)"
+);
+regex!(
+    PLMN_KEYWORD,
+    r"(?i)(?-u:\b)(?:PLMN(?:[\ \-]?IDs?)?s?|[HV]PLMNs?|HNIs?|MCC[\-/]MNCs?|MCC\s*/\s*MNC)(?-u:\b)"
+);
+regex!(
+    PLMN_CODE,
+    r"^\s*[:=]?\s*(?:(?:and|or|,|/|;)\s*)?(\d{3})[\-/\ ]?(\d{2,3})(?-u:\b)"
+);
+regex!(PLMN_PAIR, r"(?-u:\b)(\d{3})[\-/](\d{2,3})(?-u:\b)");
+
+fn plmns(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for caps in MCC_MNC.captures_iter(text) {
+        let (Some(m), Some(mcc)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        if mcc.as_str().parse().is_ok_and(lists::is_mcc) {
+            found.redact(m.start(), m.end(), K::Plmn, Tier::Strong);
+        }
+    }
+    for caps in CGI.captures_iter(&scan.tech.text) {
+        let (Some(m), Some(mcc)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        if mcc.as_str().parse().is_ok_and(lists::is_mcc) && !continues_number(text, end) {
+            found.redact(start, end, K::Plmn, Tier::Strong);
+        }
+    }
+    // "PLMN 20801 and 22210", "MCC/MNC 262/02".
+    for m in PLMN_KEYWORD.find_iter(&scan.keyed.text) {
+        let Some((_, kw_end)) = scan.keyed.span(m.start(), m.end()) else {
+            continue;
+        };
+        let mut pos = kw_end;
+        for _ in 0..6 {
+            let window_end = (pos + 24).min(text.len());
+            let Some(window) = text.get(pos..window_end).or_else(|| text.get(pos..)) else {
+                break;
+            };
+            let Some(caps) = PLMN_CODE.captures(window) else {
+                break;
+            };
+            let (Some(code), Some(mcc)) = (caps.get(0), caps.get(1)) else {
+                break;
+            };
+            let start = pos + mcc.start();
+            let end = pos + code.end();
+            if !mcc.as_str().parse().is_ok_and(lists::is_mcc) || continues_number(text, end) {
+                break;
+            }
+            found.redact(start, end, K::Plmn, Tier::Strong);
+            pos = end;
+        }
+    }
+    // Known pairs: "208-15", "262/02".
+    for caps in PLMN_PAIR.captures_iter(&scan.tech.text) {
+        let (Some(m), Some(mcc), Some(mnc)) = (caps.get(0), caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        let (Ok(mcc), Ok(mnc)) = (mcc.as_str().parse(), mnc.as_str().parse()) else {
+            continue;
+        };
+        if lists::is_plmn(mcc, mnc)
+            && !continues_from_left(text, start)
+            && !continues_number(text, end)
+            && !text[end..].starts_with(['-', '/'])
+            && !next_token(text, end).is_some_and(is_unit)
+        {
+            found.redact(start, end, K::Plmn, Tier::Weak);
+        }
+    }
+}
+
+fn is_unit(token: &str) -> bool {
+    matches!(
+        token.to_ascii_lowercase().as_str(),
+        "ms" | "s"
+            | "sec"
+            | "secs"
+            | "seconds"
+            | "min"
+            | "mins"
+            | "minutes"
+            | "h"
+            | "hours"
+            | "days"
+            | "mbit/s"
+            | "gbit/s"
+            | "mbps"
+            | "gbps"
+            | "km"
+            | "m"
+            | "db"
+            | "dbm"
+            | "%"
+            | "calls"
+            | "users"
+            | "subscribers"
+            | "sites"
+            | "cells"
+    )
+}
+
+// ----------------------------------------------------------- circuits ----
+
+regex!(
+    CIRCUIT,
+    r"(?i)(?-u:\b)(?:circuit(?:\s+id)?|ckt|cct|cid|service\s+id|line\s+id|leased\s+line|wavelength|lambda\s+id|evc|e-line|e-lan|vc\s+id|pseudowire|pw\s+id)\s*(?:no\.?|number|ref|id|\#)?\s*[:\#]?\s*([A-Za-z0-9][A-Za-z0-9/_.:\-]{3,48})"
+);
+
+fn circuits(scan: Scan<'_>, found: &mut Found) {
+    if !(scan.folded.contains("circuit")
+        || scan.folded.contains("ckt")
+        || scan.folded.contains("cct")
+        || scan.folded.contains("cid")
+        || scan.folded.contains(" id")
+        || scan.folded.contains("line")
+        || scan.folded.contains("evc")
+        || scan.folded.contains("lambda")
+        || scan.folded.contains("pseudowire"))
+    {
+        return;
+    }
+    for caps in CIRCUIT.captures_iter(&scan.keyed.text) {
+        let Some(m) = caps.get(1) else { continue };
+        let Some((start, end)) = scan.keyed.span(m.start(), m.end()) else {
+            continue;
+        };
+        let Some(raw) = scan.text.get(start..end) else {
+            continue;
+        };
+        let (_, token) = trim_token(raw);
+        let digits = token.bytes().filter(u8::is_ascii_digit).count();
+        if digits >= 3 && !token.starts_with('[') {
+            found.redact(start, start + token.len(), K::Circuit, Tier::Strong);
+        }
+    }
+}
+
+// -------------------------------------------------------- coordinates ----
+
+regex!(
+    DECIMAL_PAIR,
+    r"(?:-|(?-u:\b))(\d{1,2}\.\d{3,8})°?\s?([NS])?\s*[,;/]\s*(-?)(\d{1,3}\.\d{3,8})°?(?:\s?[EW](?-u:\b))?"
+);
+regex!(
+    DMS,
+    r#"\d{1,3}°\s?\d{1,2}(?:['′’]\s?(?:\d{1,2}(?:\.\d+)?(?:"|″|”|''))?)?\s?[NSEW](?-u:\b)"#
+);
+regex!(
+    LAT_LON,
+    r"(?i)(?-u:\b)(?:lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*(-?\d{1,3}\.\d{2,8})"
+);
+
+fn coordinates(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    if text.contains('°') {
+        let mut last: Option<(usize, usize)> = None;
+        for m in DMS.find_iter(text) {
+            // Join "69°38'56"N 18°57'18"E" into one redaction.
+            match last {
+                Some((s, e))
+                    if text.get(e..m.start()).is_some_and(|g| {
+                        g.len() <= 3 && g.chars().all(|c| c == ' ' || c == ',')
+                    }) =>
+                {
+                    last = Some((s, m.end()));
+                }
+                _ => {
+                    if let Some((s, e)) = last {
+                        found.redact(s, e, K::Gps, Tier::Strong);
+                    }
+                    last = Some((m.start(), m.end()));
+                }
+            }
+        }
+        if let Some((s, e)) = last {
+            found.redact(s, e, K::Gps, Tier::Strong);
+        }
+    }
+    for caps in DECIMAL_PAIR.captures_iter(&scan.tech.text) {
+        let (Some(m), Some(lat), Some(lon)) = (caps.get(0), caps.get(1), caps.get(4)) else {
+            continue;
+        };
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        let (Ok(lat), Ok(lon)) = (lat.as_str().parse::<f64>(), lon.as_str().parse::<f64>()) else {
+            continue;
+        };
+        if lat > 90.0 || lon > 180.0 {
+            continue;
+        }
+        let start = if text[start..].starts_with('-') || !continues_from_left(text, start) {
+            start
+        } else {
+            continue;
+        };
+        if continues_number(text, end) {
+            continue;
+        }
+        found.redact(start, end, K::Gps, Tier::Strong);
+    }
+    for caps in LAT_LON.captures_iter(&scan.keyed.text) {
+        let Some(m) = caps.get(1) else { continue };
+        if let Some((start, end)) = scan.keyed.span(m.start(), m.end()) {
+            found.redact(start, end, K::Gps, Tier::Strong);
+        }
+    }
+}
+
+// ---------------------------------------------------------- addresses ----
+
+/// A capitalised name word (street or city names).
+const CAP: &str = r"\p{Lu}[\p{L}'’\-]*\.?";
+
+regex!(
+    STREET_EN,
+    &format!(
+        r"(?-u:\b)\d{{1,5}}[A-Za-z]?,?\ (?:{CAP}\ ){{1,4}}(?:Street|St\.|Road|Rd\.?|Avenue|Ave\.?|Boulevard|Blvd\.?|Lane|Drive|Way|Place|Square|Court|Terrace|Parkway|Highway|Close|Crescent|Quay|Wharf|Embankment|Gardens|Row|Mews)(?-u:\b)(?:\ (?:North|South|East|West|NW|NE|SW|SE))?{SUFFIX}"
+    )
+);
+
+/// ", Dallas, TX 75202", ", Toronto, ON", ", 69003 Lyon", " 75202".
+const SUFFIX: &str = r"(?:,\ (?:Suite|Unit|Floor|Fl\.)\ \w+)?(?:,\ (?:\d{4,5}\ )?\p{Lu}[\p{L}'’\-]+(?:\ \p{Lu}[\p{L}'’\-]+){0,2}){0,2}(?:,?\ [A-Z]{2}(?:\ \d{5}(?:-\d{4})?)?(?-u:\b))?";
+
+regex!(
+    STREET_ROMANCE,
+    &format!(
+        r"(?:(?-u:\b)\d{{1,4}}(?:\ ?(?:bis|ter))?,?\ )?(?-u:\b)(?:(rue|allée|chemin|impasse|quai|calle|avenida|paseo|carrer|viale|piazza|corso|largo|rua|travessa|praça|Rue|Allée|Chemin|Impasse|Quai|Calle|Avenida|Paseo|Carrer|Viale|Piazza|Corso|Largo|Rua|Travessa|Praça)|(avenue|boulevard|place|route|cours|plaza|via|Avenue|Boulevard|Place|Route|Cours|Plaza|Via))\ (?:(?:de\ la|de|du|des|la|le|del|dei|della|di|do|da|dos|das)\ |l['’]|d['’])*{CAP}(?:\ (?:(?:de|du|des|la|le|del|di|da)\ )?{CAP}){{0,3}}(?:,?\ \d{{1,4}})?(?:,\ \d{{4,5}}\ \p{{Lu}}[\p{{L}}'’\-]+)?"
+    )
+);
+
+regex!(
+    STREET_GERMANIC,
+    r"(?-u:\b)\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|ufer|chaussee|laan|straat|gracht|plein|gatan|vägen|gata|veien|vej|gade)\ \d{1,4}[a-z]?(?-u:\b)|(?-u:\b)\p{Lu}\p{Ll}+\ (?:den|der|dem|am|an|im|zum|zur|auf|unter)\ \p{Lu}[\p{L}\-]+\ \d{1,4}[a-z]?(?-u:\b)"
+);
+
+regex!(
+    POSTCODE_KEYWORD,
+    r"(?i)(?-u:\b)(?:post\s?code|postal\s+code|zip(?:\s+code)?|plz|code\s+postal)\s*[:\#]?\s*([A-Z0-9][A-Z0-9\ \-]{2,8}[A-Z0-9])"
+);
+regex!(
+    UK_POSTCODE,
+    r"(?-u:\b)[A-Z]{1,2}\d[A-Z\d]?\ \d[A-Z]{2}(?-u:\b)"
+);
+
+fn addresses(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for m in STREET_EN.find_iter(text) {
+        found.redact(
+            m.start(),
+            trim_address(text, m.start(), m.end()),
+            K::Address,
+            Tier::Weak,
+        );
+    }
+    for caps in STREET_ROMANCE.captures_iter(text) {
+        let Some(m) = caps.get(0) else { continue };
+        // "via Frankfurt", "route London": English words need a house
+        // number before them or two name words after them.
+        if caps.get(2).is_some() {
+            let numbered = m.as_str().starts_with(|c: char| c.is_ascii_digit());
+            let words = m
+                .as_str()
+                .split(' ')
+                .filter(|w| w.starts_with(char::is_uppercase))
+                .count();
+            let particle = m.as_str().contains(" de ")
+                || m.as_str().contains(" du ")
+                || m.as_str().contains(" la ");
+            let lower_type = caps
+                .get(2)
+                .is_some_and(|t| t.as_str().starts_with(char::is_lowercase));
+            let via = caps
+                .get(2)
+                .is_some_and(|t| t.as_str().eq_ignore_ascii_case("via"));
+            if !(numbered || (!via && lower_type && (words >= 2 || particle))) {
+                continue;
+            }
+        }
+        found.redact(
+            m.start(),
+            trim_address(text, m.start(), m.end()),
+            K::Address,
+            Tier::Weak,
+        );
+    }
+    for m in STREET_GERMANIC.find_iter(text) {
+        found.redact(m.start(), m.end(), K::Address, Tier::Weak);
+    }
+    for caps in POSTCODE_KEYWORD.captures_iter(text) {
+        if let Some(m) = caps.get(1) {
+            let code = m.as_str().trim_end();
+            if code.bytes().any(|b| b.is_ascii_digit()) {
+                found.redact(m.start(), m.start() + code.len(), K::Address, Tier::Strong);
+            }
+        }
+    }
+    for m in UK_POSTCODE.find_iter(&scan.tech.text) {
+        if let Some((start, end)) = scan.tech.span(m.start(), m.end()) {
+            found.redact(start, end, K::Address, Tier::Weak);
+        }
+    }
+}
+
+/// Drops a trailing `.` (end of sentence) from an address match unless it
+/// ends an abbreviation such as `St.`.
+fn trim_address(text: &str, start: usize, end: usize) -> usize {
+    let s = &text[start..end];
+    match s.strip_suffix('.') {
+        Some(rest) if !rest.ends_with("St") && !rest.ends_with("Rd") && !rest.ends_with("Ave") => {
+            start + rest.len()
+        }
+        _ => end,
+    }
+}
+
+// ------------------------------------------------------------- ranges ----
+
+regex!(WILDCARD, r"(?-u:\b)(\+?)(\d{4,14})([xX*#]{2,11})(?-u:\b)");
+regex!(
+    NUMBER_RANGE,
+    r"(\+?\d[\d\ ]{7,18}\d)\s*(?:to|through|until|-|–|—)\s*(\+?\d[\d\ ]{7,18}\d)"
+);
+
+/// Group lengths of a spaced number: "98200 00000" -> [5, 5].
+fn groups(s: &str) -> Vec<usize> {
+    s.trim_start_matches('+').split(' ').map(str::len).collect()
+}
+
+fn ranges(scan: Scan<'_>, found: &mut Found) {
+    let text = scan.text;
+    for caps in WILDCARD.captures_iter(&scan.tech.text) {
+        let (Some(m), Some(plus), Some(digits), Some(wild)) =
+            (caps.get(0), caps.get(1), caps.get(2), caps.get(3))
+        else {
+            continue;
+        };
+        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
+            continue;
+        };
+        let total = digits.as_str().len() + wild.as_str().len();
+        let kind = if plus.as_str().is_empty()
+            && total == 15
+            && digits.as_str().starts_with(['2', '3', '4', '5', '6', '7'])
+        {
+            K::Imsi
+        } else if total >= 8 {
+            K::Phone
+        } else {
+            continue;
+        };
+        found.redact(start, end, kind, Tier::Strong);
+    }
+    // "98200 00000 to 98209 99999": two numbers of the same grouping form a
+    // numbering range. Thousands groupings ("100 000 000 to 125 000 000")
+    // are counts and are left to the count rules.
+    if !text.contains(" to ") && !text.contains('-') && !text.contains('–') {
+        return;
+    }
+    for caps in NUMBER_RANGE.captures_iter(text) {
+        let (Some(a), Some(b)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let (ga, gb) = (groups(a.as_str()), groups(b.as_str()));
+        let digits: usize = ga.iter().sum();
+        let thousands = ga.len() > 1 && ga[0] <= 3 && ga[1..].iter().all(|&g| g == 3);
+        if ga != gb || digits < 9 || thousands || ga.len() < 2 {
+            continue;
+        }
+        if continues_from_left(text, a.start()) || continues_number(text, b.end()) {
+            continue;
+        }
+        let kind = if digits == 15 { K::Imsi } else { K::Phone };
+        found.redact(a.start(), a.end(), kind, Tier::Strong);
+        found.redact(b.start(), b.end(), kind, Tier::Strong);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(token: &str) -> bool {
+        let folded = super::super::names::fold_str(token);
+        is_host_shape(token, &folded)
+    }
+
+    #[test]
+    fn element_names_by_shape() {
+        for t in [
+            "mme-lon-3",
+            "med-02",
+            "cscf01.par",
+            "RTR-PAR-CORE-01",
+            "HH0412",
+            "pgw07",
+            "stp-lag-a",
+            "scscf-b.lyo",
+            "cr2.par3",
+            "sbc1",
+            "LYO-PD-114",
+        ] {
+            assert!(host(t), "{t} should be a host");
+        }
+    }
+
+    #[test]
+    fn technical_tokens_are_not_hosts() {
+        for t in [
+            "S1-MME",
+            "SGSN-MME",
+            "P-CSCF",
+            "N2",
+            "Gx",
+            "S6a",
+            "Iu-PS",
+            "5GC",
+            "VoLTE",
+            "R15",
+            "v4.2",
+            "LTE-1800",
+            "CVE-2021-44228",
+            "SHA-256",
+            "RU50",
+            "EP2",
+            "GTP-U",
+            "follow-up",
+            "end-to-end",
+            "mid-2024",
+            "2-year",
+            "config.yaml",
+            "e.g",
+            "i.e",
+            "STM-64",
+            "IPv4",
+            "UTF-8",
+            "X2-AP",
+            "NB-IoT",
+            "re-run",
+            "S-CSCF",
+            "MSC-S",
+            "AF41",
+            "NG911",
+            "log4j",
+            "sha256",
+            "base64",
+            "ipv6",
+            "http2",
+            "k8s",
+            "e-mail",
+            "Wi-Fi",
+        ] {
+            assert!(!host(t), "{t} should not be a host");
+        }
+    }
+
+    #[test]
+    fn accounts_by_shape() {
+        for t in [
+            "svc_mediation",
+            "admin_jmoreau",
+            "li_mediation_ro",
+            "fwadmin_del",
+            "CORP\\svc_ossmed",
+            "root@ansible-ctl-02",
+            "cn=prov-bind,ou=svc,dc=corp",
+            "u419273",
+        ] {
+            assert!(account_shape(t).is_some(), "{t} should be an account");
+        }
+        for t in [
+            "max_connections",
+            "tcp_tw_reuse",
+            "DIAMETER_UNABLE_TO_DELIVER",
+            "a@b.com",
+        ] {
+            assert!(account_shape(t).is_none(), "{t} should not be an account");
+        }
+    }
+}
