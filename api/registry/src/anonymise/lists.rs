@@ -72,14 +72,26 @@ static PLMN: LazyLock<HashSet<(u16, u16)>> = LazyLock::new(|| {
 
 static MCC: LazyLock<HashSet<u16>> = LazyLock::new(|| PLMN.iter().map(|&(mcc, _)| mcc).collect());
 
+/// Looks `folded` up, then its diacritic-free form: the lists spell some
+/// names both ways and some only without (`zielinski` for `Zieliński`).
+fn lookup(map: &HashMap<&'static str, bool>, folded: &str) -> Option<bool> {
+    map.get(folded).copied().or_else(|| {
+        if folded.is_ascii() {
+            return None;
+        }
+        map.get(super::names::strip_diacritics(folded).as_str())
+            .copied()
+    })
+}
+
 /// `Some(is_english_word)` if `folded` is a known given name.
 pub(crate) fn given_name(folded: &str) -> Option<bool> {
-    GIVEN.get(folded).copied()
+    lookup(&GIVEN, folded)
 }
 
 /// `Some(is_english_word)` if `folded` is a known surname.
 pub(crate) fn surname(folded: &str) -> Option<bool> {
-    SURNAME.get(folded).copied()
+    lookup(&SURNAME, folded)
 }
 
 /// A 3GPP/IETF/IT term ("mme", "s1-mme", "vlan").

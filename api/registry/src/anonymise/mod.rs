@@ -472,6 +472,7 @@ impl Anonymiser {
         world::operators(scan, found);
         person::persons(text, intros, found);
         person::untitled(text, scan.folded, found);
+        person::repeat_names(text, found);
         terms.matcher.find(
             text,
             scan.folded,

@@ -260,7 +260,7 @@ pub(crate) fn add_variants(name: &str, set: &mut BTreeSet<String>) {
 
 /// Removes the common Latin diacritics so that `Télécom` also matches
 /// `Telecom` (the text is not stripped, only the patterns gain a variant).
-fn strip_diacritics(s: &str) -> String {
+pub(crate) fn strip_diacritics(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let plain = match c {

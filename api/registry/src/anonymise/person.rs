@@ -1020,6 +1020,12 @@ pub(crate) fn untitled(text: &str, folded: &str, found: &mut Found) {
             continue;
         };
         let Some(first_is_word) = given(first_folded) else {
+            // Not in the lists: still a person right after "named", or after
+            // "called" when "who" follows ("called Lindiwe, who ...").
+            if let Some(end) = cued_unknown_name(text, folded, start) {
+                found.redact(start, end, RedactionKind::Person, Tier::Weak);
+                pos = pos.max(end);
+            }
             continue;
         };
         if not_name_word(first_folded) {
@@ -1088,6 +1094,36 @@ pub(crate) fn untitled(text: &str, folded: &str, found: &mut Found) {
     }
 }
 
+/// A capitalised word (and a second one) that the lists do not know, right
+/// after "named", or after "called" with "who" after the name.
+fn cued_unknown_name(text: &str, folded: &str, start: usize) -> Option<usize> {
+    let before = folded.get(..start)?.strip_suffix(' ')?;
+    let cue = if before.ends_with(" named") {
+        "named"
+    } else if before.ends_with(" called") {
+        "called"
+    } else {
+        return None;
+    };
+    let (word, _, word_end) = word_at(text, start)?;
+    let bare = strip_possessive(word);
+    let first = folded.get(start..start + bare.len())?;
+    if !title_case(word) || not_name_word(first) || super::lists::is_place_like(first) {
+        return None;
+    }
+    let mut end = start + bare.len();
+    if bare.len() == word.len()
+        && let Some((w, f, _, w_start, _)) = following(text, folded, word_end)
+        && title_case(w)
+        && !not_name_word(f)
+    {
+        end = w_start + strip_possessive(w).len();
+    }
+    let after = text.get(end..)?;
+    let who = after.starts_with(", who") || after.starts_with(" who");
+    (cue == "named" || who).then_some(end)
+}
+
 /// "New York", "Saint Denis": the word before is a capitalised place
 /// prefix.
 fn previous_word_is_place_prefix(text: &str, folded: &str, start: usize) -> bool {
@@ -1138,4 +1174,40 @@ fn lone_name_context(text: &str, folded: &str, start: usize, end: usize, possess
         return false;
     }
     PERSON_CUES_AFTER.contains(&next) || (next.len() > 4 && next.ends_with("ed"))
+}
+
+/// Most name words taken from found names and searched again.
+const MAX_REPEATED_WORDS: usize = 32;
+
+/// A name found once is redacted wherever its words recur as capitalised
+/// whole words in the same text: "called Lindiwe, who ... Lindiwe
+/// restarted", "engineer Paul Martin ... Martin said".
+pub(crate) fn repeat_names(text: &str, found: &mut Found) {
+    let mut words: Vec<&str> = Vec::new();
+    for c in found
+        .redact
+        .iter()
+        .filter(|c| c.kind == RedactionKind::Person)
+    {
+        for w in text.get(c.start..c.end).unwrap_or("").split(' ') {
+            let w = w.trim_end_matches('.');
+            if w.chars().count() >= 3 && title_case(w) && !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        if words.len() >= MAX_REPEATED_WORDS {
+            break;
+        }
+    }
+    for w in words {
+        for (i, _) in text.match_indices(w) {
+            let end = i + w.len();
+            let glued_before =
+                super::context::char_before(text, i).is_some_and(char::is_alphanumeric);
+            let glued_after = super::context::char_at(text, end).is_some_and(char::is_alphanumeric);
+            if !glued_before && !glued_after {
+                found.redact(i, end, RedactionKind::Person, Tier::Weak);
+            }
+        }
+    }
 }

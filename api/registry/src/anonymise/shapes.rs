@@ -108,13 +108,18 @@ fn tokens(scan: Scan<'_>, found: &mut Found) {
     }
 }
 
-/// Words that make a snake_case or prefixed token an account name.
-const ACCOUNT_WORDS: &[&str] = &[
-    "svc", "srv", "service", "sa", "app", "admin", "adm", "root", "sys", "system", "ops", "oper",
-    "noc", "soc", "bot", "batch", "cron", "backup", "bkp", "bind", "ro", "rw", "readonly", "user",
-    "usr", "api", "deploy", "ci", "ansible", "prov", "sec", "dba", "li", "mon", "monitor",
-    "nagios", "zabbix", "ftp", "sftp", "test", "tmp", "guest", "support", "vendor", "robot",
-    "auto", "etl", "report", "oss", "bss", "nms", "ems", "omc", "tech", "operator", "sso", "ldap",
+/// First segments that make a snake_case token an account name
+/// (`svc_mediation`, `ops_deploy`, `li_mediation_ro`).
+const ACCOUNT_PREFIXES: &[&str] = &[
+    "svc", "srv", "sa", "admin", "adm", "root", "sys", "ops", "oper", "noc", "soc", "bot", "batch",
+    "cron", "backup", "bkp", "li", "sec", "dba", "mon", "nagios", "zabbix", "ansible", "deploy",
+    "prov", "ftp", "sftp", "guest", "svcacct", "robot", "oam", "nms", "ems", "omc",
+];
+
+/// Last segments that make a snake_case token an account name
+/// (`prov_bind`, `billing_ro`, `mediation_svc`).
+const ACCOUNT_SUFFIXES: &[&str] = &[
+    "svc", "srv", "sa", "admin", "adm", "bot", "bind", "ro", "rw", "readonly", "ops", "robot",
 ];
 
 /// Account names by shape: `svc_mediation`, `admin_jmoreau`,
@@ -160,11 +165,15 @@ fn account_shape(token: &str) -> Option<Tier> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         && token.starts_with(|c: char| c.is_ascii_lowercase())
     {
-        let account = token.split(['_', '-']).any(|seg| {
-            ACCOUNT_WORDS.contains(&seg)
-                || (seg.len() > 5 && (seg.ends_with("admin") || seg.starts_with("admin")))
-                || (seg.len() > 3 && seg.starts_with("svc"))
-        });
+        let mut segs = token.split(['_', '-']);
+        let first = segs.next().unwrap_or("");
+        let last = token.rsplit(['_', '-']).next().unwrap_or("");
+        let account = ACCOUNT_PREFIXES.contains(&first)
+            || ACCOUNT_SUFFIXES.contains(&last)
+            || token
+                .split(['_', '-'])
+                .any(|seg| seg.len() > 5 && (seg.ends_with("admin") || seg.starts_with("admin")))
+            || (first.len() > 3 && first.starts_with("svc"));
         return account.then_some(Tier::Strong);
     }
     // svc-backup, sa-billing
@@ -584,7 +593,14 @@ fn keyworded_accounts(scan: Scan<'_>, found: &mut Found) {
         let marked = token
             .bytes()
             .any(|b| b.is_ascii_digit() || matches!(b, b'_' | b'\\' | b'@' | b'$' | b'.'));
+        // A plain word after "login" is usually prose ("login
+        // functionality"); after "user id" or "logged in as" it is the id.
+        let id_word = keyword.contains("user")
+            || keyword.contains("uid")
+            || keyword.contains(" as")
+            || keyword.trim_end().ends_with([':', '=']);
         let plain_id = !account_word
+            && id_word
             && token.len() <= 20
             && token.bytes().all(|b| b.is_ascii_lowercase())
             && lists::given_name(&lower).is_none_or(|_| token.len() >= 3);
@@ -602,18 +618,13 @@ regex!(
 );
 
 fn asns(scan: Scan<'_>, found: &mut Found) {
-    for m in ASN.find_iter(&scan.tech.text) {
-        let Some((start, end)) = scan.tech.span(m.start(), m.end()) else {
-            continue;
-        };
-        asn_candidate(scan.text, start, end, found);
+    // Over the whole text: in "AS 3320" the number is a technical token but
+    // the "AS" before it is not, so the zones would cut it.
+    if !scan.folded.contains("as") {
+        return;
     }
-    // "AS 3320": the number is a technical token, the "AS" before it not.
-    for m in ASN.find_iter(&scan.keyed.text) {
-        let Some((start, end)) = scan.keyed.span(m.start(), m.end()) else {
-            continue;
-        };
-        asn_candidate(scan.text, start, end, found);
+    for m in ASN.find_iter(scan.text) {
+        asn_candidate(scan.text, m.start(), m.end(), found);
     }
 }
 
@@ -675,11 +686,10 @@ fn plmns(scan: Scan<'_>, found: &mut Found) {
         }
     }
     // "PLMN 20801 and 22210", "MCC/MNC 262/02".
-    for m in PLMN_KEYWORD.find_iter(&scan.keyed.text) {
-        let Some((_, kw_end)) = scan.keyed.span(m.start(), m.end()) else {
-            continue;
-        };
-        let mut pos = kw_end;
+    let folded = scan.folded;
+    let keyword = folded.contains("plmn") || folded.contains("hni") || folded.contains("mcc");
+    for m in PLMN_KEYWORD.find_iter(if keyword { text } else { "" }) {
+        let mut pos = m.end();
         for _ in 0..6 {
             let window_end = (pos + 24).min(text.len());
             let Some(window) = text.get(pos..window_end).or_else(|| text.get(pos..)) else {
@@ -772,11 +782,9 @@ fn circuits(scan: Scan<'_>, found: &mut Found) {
     {
         return;
     }
-    for caps in CIRCUIT.captures_iter(&scan.keyed.text) {
+    for caps in CIRCUIT.captures_iter(scan.text) {
         let Some(m) = caps.get(1) else { continue };
-        let Some((start, end)) = scan.keyed.span(m.start(), m.end()) else {
-            continue;
-        };
+        let (start, end) = (m.start(), m.end());
         let Some(raw) = scan.text.get(start..end) else {
             continue;
         };
@@ -852,10 +860,12 @@ fn coordinates(scan: Scan<'_>, found: &mut Found) {
         }
         found.redact(start, end, K::Gps, Tier::Strong);
     }
-    for caps in LAT_LON.captures_iter(&scan.keyed.text) {
-        let Some(m) = caps.get(1) else { continue };
-        if let Some((start, end)) = scan.keyed.span(m.start(), m.end()) {
-            found.redact(start, end, K::Gps, Tier::Strong);
+    let folded = scan.folded;
+    if folded.contains("lat") || folded.contains("lon") || folded.contains("lng") {
+        for caps in LAT_LON.captures_iter(text) {
+            if let Some(m) = caps.get(1) {
+                found.redact(m.start(), m.end(), K::Gps, Tier::Strong);
+            }
         }
     }
 }
@@ -873,18 +883,18 @@ regex!(
 );
 
 /// ", Dallas, TX 75202", ", Toronto, ON", ", 69003 Lyon", " 75202".
-const SUFFIX: &str = r"(?:,\ (?:Suite|Unit|Floor|Fl\.)\ \w+)?(?:,\ (?:\d{4,5}\ )?\p{Lu}[\p{L}'’\-]+(?:\ \p{Lu}[\p{L}'’\-]+){0,2}){0,2}(?:,?\ [A-Z]{2}(?:\ \d{5}(?:-\d{4})?)?(?-u:\b))?";
+const SUFFIX: &str = r"(?:,\ (?:Suite|Unit|Floor|Fl\.)\ \w+)?(?:,\ (?:\d{4,5}\ )?\p{Lu}\p{Ll}[\p{L}'’\-]*(?:\ \p{Lu}\p{Ll}[\p{L}'’\-]*){0,2}){0,2}(?:,?\ [A-Z]{2}(?:\ \d{5}(?:-\d{4})?)?(?-u:\b))?(?:,?\ [A-Z]{1,2}\d[A-Z\d]?\ \d[A-Z]{2}(?-u:\b))?";
 
 regex!(
     STREET_ROMANCE,
     &format!(
-        r"(?:(?-u:\b)\d{{1,4}}(?:\ ?(?:bis|ter))?,?\ )?(?-u:\b)(?:(rue|allée|chemin|impasse|quai|calle|avenida|paseo|carrer|viale|piazza|corso|largo|rua|travessa|praça|Rue|Allée|Chemin|Impasse|Quai|Calle|Avenida|Paseo|Carrer|Viale|Piazza|Corso|Largo|Rua|Travessa|Praça)|(avenue|boulevard|place|route|cours|plaza|via|Avenue|Boulevard|Place|Route|Cours|Plaza|Via))\ (?:(?:de\ la|de|du|des|la|le|del|dei|della|di|do|da|dos|das)\ |l['’]|d['’])*{CAP}(?:\ (?:(?:de|du|des|la|le|del|di|da)\ )?{CAP}){{0,3}}(?:,?\ \d{{1,4}})?(?:,\ \d{{4,5}}\ \p{{Lu}}[\p{{L}}'’\-]+)?"
+        r"(?:(?-u:\b)\d{{1,4}}(?:\ ?(?:bis|ter))?,?\ )?(?-u:\b)(?:(rue|allée|chemin|impasse|quai|calle|avenida|paseo|carrer|viale|piazza|corso|largo|rua|travessa|praça|Rue|Allée|Chemin|Impasse|Quai|Calle|Avenida|Paseo|Carrer|Viale|Piazza|Corso|Largo|Rua|Travessa|Praça)|(avenue|boulevard|place|route|cours|plaza|via|Avenue|Boulevard|Place|Route|Cours|Plaza|Via))\ (?:(?:de\ la|de|du|des|la|le|del|dei|della|di|do|da|dos|das)\ |l['’]|d['’])*{CAP}(?:\ (?:(?:de|du|des|la|le|del|di|da)\ )?{CAP}){{0,3}}(?:,?\ \d{{1,4}}(?-u:\b))?(?:,\ \d{{4,5}}\ \p{{Lu}}[\p{{L}}'’\-]+)?"
     )
 );
 
 regex!(
     STREET_GERMANIC,
-    r"(?-u:\b)\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|ufer|chaussee|laan|straat|gracht|plein|gatan|vägen|gata|veien|vej|gade)\ \d{1,4}[a-z]?(?-u:\b)|(?-u:\b)\p{Lu}\p{Ll}+\ (?:den|der|dem|am|an|im|zum|zur|auf|unter)\ \p{Lu}[\p{L}\-]+\ \d{1,4}[a-z]?(?-u:\b)"
+    r"(?:(?-u:\b)(?:ul|al|pl|os|str|nám|nábř)\.\ ?\p{Lu}[\p{L}\-]*(?:\ \p{Lu}[\p{L}\-]*){0,2}\ \d{1,4}[a-z]?(?-u:\b))|(?-u:\b)\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|platz|allee|gasse|damm|ufer|chaussee|laan|straat|gracht|plein|gatan|vägen|gata|veien|vej|gade)\ \d{1,4}[a-z]?(?-u:\b)|(?-u:\b)\p{Lu}\p{Ll}+\ (?:den|der|dem|am|an|im|zum|zur|auf|unter)\ \p{Lu}[\p{L}\-]+\ \d{1,4}[a-z]?(?-u:\b)"
 );
 
 regex!(

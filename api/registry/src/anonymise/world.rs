@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
 
 use super::lists;
 use super::names::{add_variants, fold_str, whole_word};
@@ -77,7 +78,7 @@ const OPERATOR_CUES: &[&str] = &[
 fn is_weak(name: &str, word: bool) -> bool {
     let folded = fold_str(name);
     let alnum = name.chars().filter(|c| c.is_alphanumeric()).count();
-    word || alnum <= 3
+    word || alnum <= 2
         || lists::given_name(&folded).is_some()
         || lists::is_place_like(&folded)
         || lists::is_technical(&folded)
@@ -119,6 +120,137 @@ static WORLD: LazyLock<Option<World>> = LazyLock::new(|| {
 
 pub(crate) fn warm_up() {
     LazyLock::force(&WORLD);
+    LazyLock::force(&GENERIC);
+}
+
+/// "Algar Telecom", "Phase3 Telecom", "Nepal Telecom", "Kalimat Telecom":
+/// one or two capitalised words before an operator word name an operator
+/// even when no list has it.
+static GENERIC: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?-u:\b)(\p{Lu}[\p{L}\d&'\-]*(?:\ \p{Lu}[\p{L}\d&'\-]*)?)\ (?:Telecom|Telekom|Telecoms|Telecommunications|Telco|Mobile|Mobility|Wireless|Cellular)(?-u:\b)",
+    )
+    .ok()
+});
+
+/// Capitalised words before "Telecom" or "Mobile" that do not make an
+/// operator name ("Our Mobile", "Nokia Mobile", "Public Safety Mobile").
+const NOT_OPERATOR_WORDS: &[&str] = &[
+    "the",
+    "our",
+    "their",
+    "a",
+    "an",
+    "your",
+    "this",
+    "that",
+    "its",
+    "his",
+    "her",
+    "mobile",
+    "global",
+    "national",
+    "international",
+    "fixed",
+    "private",
+    "public",
+    "prepaid",
+    "postpaid",
+    "local",
+    "regional",
+    "emergency",
+    "personal",
+    "home",
+    "business",
+    "enterprise",
+    "radio",
+    "nokia",
+    "ericsson",
+    "huawei",
+    "zte",
+    "samsung",
+    "cisco",
+    "juniper",
+    "apple",
+    "android",
+    "windows",
+    "google",
+    "microsoft",
+    "amazon",
+    "qualcomm",
+    "intel",
+    "mediatek",
+    "critical",
+    "safety",
+    "first",
+    "all",
+    "some",
+    "many",
+    "most",
+    "other",
+    "and",
+    "or",
+    "for",
+    "with",
+    "in",
+    "on",
+    "at",
+    "to",
+    "from",
+    "by",
+    "of",
+    "european",
+    "american",
+    "african",
+    "asian",
+    "total",
+    "major",
+    "new",
+    "old",
+    "legacy",
+    "next",
+    "digital",
+    "smart",
+    "virtual",
+    "secure",
+];
+
+fn generic_operators(scan: Scan<'_>, found: &mut Found) {
+    let Some(re) = GENERIC.as_ref() else { return };
+    let (text, folded) = (scan.text, scan.folded);
+    if !(folded.contains("tele")
+        || folded.contains("mobil")
+        || folded.contains("wireless")
+        || folded.contains("cellular"))
+    {
+        return;
+    }
+    for caps in re.captures_iter(text) {
+        let (Some(all), Some(name)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let mut start = name.start();
+        // Drop a leading stop word ("Our Algar Telecom" is unlikely, but
+        // "The Phase3 Telecom ring" is not).
+        let first_end = text[start..name.end()]
+            .find(' ')
+            .map_or(name.end(), |i| start + i);
+        let first = folded.get(start..first_end).unwrap_or("");
+        if NOT_OPERATOR_WORDS.contains(&first) || lists::is_technical(first) {
+            if first_end == name.end() {
+                continue;
+            }
+            start = first_end + 1;
+        }
+        let first_end = text[start..name.end()]
+            .find(' ')
+            .map_or(name.end(), |i| start + i);
+        let first = folded.get(start..first_end).unwrap_or("");
+        if NOT_OPERATOR_WORDS.contains(&first) || lists::is_technical(first) {
+            continue;
+        }
+        found.redact(start, all.end(), RedactionKind::Operator, Tier::Strong);
+    }
 }
 
 /// The word (letters, digits, `&`, `+`) starting at or after `pos`, skipping
@@ -160,6 +292,7 @@ fn prev_word(folded: &str, pos: usize) -> Option<&str> {
 /// Finds non-member operator names. Runs over the whole text (names are
 /// found in the folded text by the shared automaton).
 pub(crate) fn operators(scan: Scan<'_>, found: &mut Found) {
+    generic_operators(scan, found);
     let Some(world) = WORLD.as_ref() else {
         return;
     };
