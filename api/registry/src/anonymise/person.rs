@@ -1184,6 +1184,12 @@ const MAX_REPEATED_WORDS: usize = 32;
 /// restarted", "engineer Paul Martin ... Martin said".
 pub(crate) fn repeat_names(text: &str, found: &mut Found) {
     let mut words: Vec<&str> = Vec::new();
+    let spans: Vec<(usize, usize)> = found
+        .redact
+        .iter()
+        .filter(|c| c.kind == RedactionKind::Person)
+        .map(|c| (c.start, c.end))
+        .collect();
     for c in found
         .redact
         .iter()
@@ -1205,7 +1211,9 @@ pub(crate) fn repeat_names(text: &str, found: &mut Found) {
             let glued_before =
                 super::context::char_before(text, i).is_some_and(char::is_alphanumeric);
             let glued_after = super::context::char_at(text, end).is_some_and(char::is_alphanumeric);
-            if !glued_before && !glued_after {
+            // Only new places: inside a found name the word is that name's.
+            let known = spans.iter().any(|&(s, e)| s < end && i < e);
+            if !glued_before && !glued_after && !known {
                 found.redact(i, end, RedactionKind::Person, Tier::Weak);
             }
         }
