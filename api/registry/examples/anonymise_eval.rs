@@ -262,8 +262,14 @@ fn run_postmortems(path: &str, verbose: bool) -> Result<(), String> {
             *per_kind.entry(r.kind).or_default() += 1;
             let list = samples.entry(r.kind).or_default();
             if list.len() < 400 {
-                let lo = text.floor_char_boundary(r.start.saturating_sub(30));
-                let hi = text.ceil_char_boundary((r.end + 30).min(text.len()));
+                let mut lo = r.start.saturating_sub(30);
+                while !text.is_char_boundary(lo) {
+                    lo -= 1;
+                }
+                let mut hi = (r.end + 30).min(text.len());
+                while !text.is_char_boundary(hi) {
+                    hi += 1;
+                }
                 list.push(format!(
                     "{:?} in …{}…",
                     r.original,
@@ -297,7 +303,7 @@ fn run_postmortems(path: &str, verbose: bool) -> Result<(), String> {
     }
     if verbose {
         let mut eaten: Vec<_> = eaten.into_iter().collect();
-        eaten.sort_by(|a, b| b.1.cmp(&a.1));
+        eaten.sort_by_key(|e| std::cmp::Reverse(e.1));
         println!("  technical tokens touched (token, times):");
         for (tok, n) in eaten.iter().take(60) {
             println!("    {tok:?} {n}");

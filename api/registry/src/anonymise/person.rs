@@ -649,43 +649,6 @@ fn is_role_modifier(word: &str) -> bool {
     ROLE_MODIFIERS.iter().any(|m| m.eq_ignore_ascii_case(word))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(text: &str) -> Vec<&str> {
-        let matcher = crate::anonymise::names::NameMatcher::with_keywords(&[], &intro_keywords());
-        let mut folded = String::new();
-        crate::anonymise::names::fold_into(text, &mut folded);
-        let mut intros = Vec::new();
-        matcher.find(text, &folded, |_, _| {}, |i, s, e| intros.push((i, s, e)));
-        let mut found = Found::default();
-        persons(text, &intros, &mut found);
-        let mut v: Vec<&str> = found.redact.iter().map(|c| &text[c.start..c.end]).collect();
-        v.dedup();
-        v
-    }
-
-    #[test]
-    fn titles_and_roles() {
-        assert_eq!(names("Dr. Jane Smith called"), ["Jane Smith"]);
-        assert_eq!(names("Mr O'Neil's team"), ["O'Neil"]);
-        assert_eq!(names("Mme Marie-Claire DUPONT a"), ["Marie-Claire DUPONT"]);
-        assert_eq!(names("Prof. J. van der Berg"), ["J. van der Berg"]);
-        assert_eq!(names("Lead Architect John Smith"), ["John Smith"]);
-        assert_eq!(names("their engineer Dr. Jane Smith"), ["Jane Smith"]);
-        assert_eq!(names("Prof. J. van Berg said"), ["J. van Berg"]);
-        assert_eq!(names("our CEO Łukasz Nowak said"), ["Łukasz Nowak"]);
-        assert_eq!(names("contact: Ahmed Benali"), ["Ahmed Benali"]);
-        assert_eq!(names("the engineer restarted it"), Vec::<&str>::new());
-        assert_eq!(names("the engineer The"), Vec::<&str>::new());
-        assert_eq!(names("engineer NOC"), Vec::<&str>::new());
-        assert_eq!(names("Jane Doe, our NOC engineer, said"), ["Jane Doe"]);
-        assert_eq!(names("Paul Martin (engineer) said"), ["Paul Martin"]);
-        assert_eq!(names("In Paris, the engineer"), Vec::<&str>::new());
-    }
-}
-
 /// Capitalised words that are not part of a person's name even when a name
 /// list has them ("Jane Server" is not a name; "Grace Period" neither).
 const NOT_NAME_WORDS: &[&str] = &[
@@ -1055,12 +1018,11 @@ pub(crate) fn untitled(text: &str, folded: &str, found: &mut Found) {
                 cursor = w_end;
                 continue;
             }
-            if !title_case(w)
-                && !(words >= 1
-                    && w.chars().all(char::is_uppercase)
-                    && w.len() >= 2
-                    && super::lists::surname(f).is_some())
-            {
+            // A surname in capitals after a first name: "Jean DUPONT".
+            let capitals_surname = w.len() >= 2
+                && w.chars().all(char::is_uppercase)
+                && super::lists::surname(f).is_some();
+            if !title_case(w) && !capitals_surname {
                 break;
             }
             if not_name_word(f) {
@@ -1217,5 +1179,42 @@ pub(crate) fn repeat_names(text: &str, found: &mut Found) {
                 found.redact(i, end, RedactionKind::Person, Tier::Weak);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        let matcher = crate::anonymise::names::NameMatcher::with_keywords(&[], &intro_keywords());
+        let mut folded = String::new();
+        crate::anonymise::names::fold_into(text, &mut folded);
+        let mut intros = Vec::new();
+        matcher.find(text, &folded, |_, _| {}, |i, s, e| intros.push((i, s, e)));
+        let mut found = Found::default();
+        persons(text, &intros, &mut found);
+        let mut v: Vec<&str> = found.redact.iter().map(|c| &text[c.start..c.end]).collect();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn titles_and_roles() {
+        assert_eq!(names("Dr. Jane Smith called"), ["Jane Smith"]);
+        assert_eq!(names("Mr O'Neil's team"), ["O'Neil"]);
+        assert_eq!(names("Mme Marie-Claire DUPONT a"), ["Marie-Claire DUPONT"]);
+        assert_eq!(names("Prof. J. van der Berg"), ["J. van der Berg"]);
+        assert_eq!(names("Lead Architect John Smith"), ["John Smith"]);
+        assert_eq!(names("their engineer Dr. Jane Smith"), ["Jane Smith"]);
+        assert_eq!(names("Prof. J. van Berg said"), ["J. van Berg"]);
+        assert_eq!(names("our CEO Łukasz Nowak said"), ["Łukasz Nowak"]);
+        assert_eq!(names("contact: Ahmed Benali"), ["Ahmed Benali"]);
+        assert_eq!(names("the engineer restarted it"), Vec::<&str>::new());
+        assert_eq!(names("the engineer The"), Vec::<&str>::new());
+        assert_eq!(names("engineer NOC"), Vec::<&str>::new());
+        assert_eq!(names("Jane Doe, our NOC engineer, said"), ["Jane Doe"]);
+        assert_eq!(names("Paul Martin (engineer) said"), ["Paul Martin"]);
+        assert_eq!(names("In Paris, the engineer"), Vec::<&str>::new());
     }
 }
