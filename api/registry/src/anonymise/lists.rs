@@ -7,7 +7,36 @@
 //! folded text at the word's offsets: no allocation per lookup.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
+
+/// FNV-1a: the name sets are looked up a few hundred times per report with
+/// short keys, where SipHash's setup dominates. (No denial-of-service
+/// concern: the keys are fixed lists, the lookups only read.)
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
 const GIVEN_NAMES: &str = include_str!("../../data/names/given-names.txt");
 const SURNAMES: &str = include_str!("../../data/names/surnames.txt");
@@ -43,21 +72,65 @@ fn folded(word: &str) -> String {
 
 /// Given names: value is true when the name is also an English word
 /// ("will", "may", "mark").
-static GIVEN: LazyLock<HashMap<&'static str, bool>> =
-    LazyLock::new(|| entries(GIVEN_NAMES).collect());
+static GIVEN: LazyLock<NameSet> = LazyLock::new(|| NameSet::new(GIVEN_NAMES));
 
 /// Surnames: value is true when the surname is also an English word
 /// ("doe", "call", "server").
-static SURNAME: LazyLock<HashMap<&'static str, bool>> =
-    LazyLock::new(|| entries(SURNAMES).collect());
+static SURNAME: LazyLock<NameSet> = LazyLock::new(|| NameSet::new(SURNAMES));
 
-static TECH: LazyLock<HashSet<String>> =
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h = Fnv::default();
+    h.write(bytes);
+    h.finish()
+}
+
+/// A name list as 64-bit hashes (no string compare, one cache line per
+/// probe) behind a small Bloom filter: most capitalised words of a report
+/// are not names, and the filter (a few dozen kilobytes, cache-resident)
+/// rejects them without touching the table.
+#[derive(Debug)]
+struct NameSet {
+    bloom: Vec<u64>,
+    table: FastMap<u64, bool>,
+}
+
+impl NameSet {
+    fn new(list: &'static str) -> NameSet {
+        let table: FastMap<u64, bool> =
+            entries(list).map(|(n, w)| (fnv(n.as_bytes()), w)).collect();
+        // About 12 bits per name: under 1% false positives with 4 probes.
+        let words = (table.len() * 12 / 64).next_power_of_two().max(64);
+        let mut bloom = vec![0u64; words];
+        for &h in table.keys() {
+            for bit in Self::bits(h, words * 64) {
+                bloom[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        NameSet { bloom, table }
+    }
+
+    fn bits(h: u64, size: usize) -> impl Iterator<Item = usize> {
+        let (a, b) = (h, h.rotate_left(32) | 1);
+        (0..4u64).map(move |i| (a.wrapping_add(i.wrapping_mul(b)) as usize) & (size - 1))
+    }
+
+    fn get(&self, folded: &str) -> Option<bool> {
+        let h = fnv(folded.as_bytes());
+        let size = self.bloom.len() * 64;
+        if Self::bits(h, size).any(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) == 0) {
+            return None;
+        }
+        self.table.get(&h).copied()
+    }
+}
+
+static TECH: LazyLock<FastSet<String>> =
     LazyLock::new(|| words(TECHNICAL_TERMS).map(folded).collect());
 
-static COUNTRY: LazyLock<HashSet<String>> =
+static COUNTRY: LazyLock<FastSet<String>> =
     LazyLock::new(|| words(COUNTRIES).map(folded).collect());
 
-static PLACE: LazyLock<HashSet<String>> =
+static PLACE: LazyLock<FastSet<String>> =
     LazyLock::new(|| words(PLACE_NAMES).map(folded).collect());
 
 static PLMN: LazyLock<HashSet<(u16, u16)>> = LazyLock::new(|| {
@@ -74,13 +147,12 @@ static MCC: LazyLock<HashSet<u16>> = LazyLock::new(|| PLMN.iter().map(|&(mcc, _)
 
 /// Looks `folded` up, then its diacritic-free form: the lists spell some
 /// names both ways and some only without (`zielinski` for `Zieliński`).
-fn lookup(map: &HashMap<&'static str, bool>, folded: &str) -> Option<bool> {
-    map.get(folded).copied().or_else(|| {
+fn lookup(map: &NameSet, folded: &str) -> Option<bool> {
+    map.get(folded).or_else(|| {
         if folded.is_ascii() {
             return None;
         }
         map.get(super::names::strip_diacritics(folded).as_str())
-            .copied()
     })
 }
 

@@ -399,7 +399,7 @@ impl Anonymiser {
     /// allow-list.
     pub fn scrub_with(&self, text: &str, terms: &SensitiveTerms, allow: &AllowList) -> Scrubbed {
         let mut work = Work::default();
-        let mut spans = self.detect(text, terms, allow, &mut work);
+        let mut spans = self.detect(text, terms, allow, true, &mut work);
         let mut rendered = render(text, &spans);
         // A redaction can remove the context that kept a neighbouring token
         // (a sensitive term that happens to be "build" before a build
@@ -409,7 +409,7 @@ impl Anonymiser {
             if spans.is_empty() {
                 break;
             }
-            let extra = self.detect(&rendered, terms, allow, &mut work);
+            let extra = self.detect(&rendered, terms, allow, false, &mut work);
             if extra.is_empty() {
                 break;
             }
@@ -438,16 +438,20 @@ impl Anonymiser {
         text: &str,
         terms: &SensitiveTerms,
         allow: &AllowList,
+        first: bool,
         work: &mut Work,
     ) -> Vec<Span> {
         work.found.redact.clear();
         names::fold_into(text, &mut work.folded);
+        scan::bounded_into(&work.folded, &mut work.bounded);
         work.zones.build(text);
         let scan = Scan {
             text,
             folded: &work.folded,
+            bounded: &work.bounded,
             tech: &work.zones.tech,
             keyed: &work.zones.keyed,
+            tokens: &work.zones.tokens,
         };
         let found = &mut work.found;
         detect::urls(scan, found);
@@ -460,7 +464,7 @@ impl Anonymiser {
         detect::mobile_ids(scan, found);
         detect::tickets(scan, found);
         detect::keyworded(scan, found);
-        shapes::detect(scan, found);
+        shapes::detect(scan, first, found);
         let intros = &mut work.intros;
         intros.clear();
         self.operators.find(
@@ -469,10 +473,12 @@ impl Anonymiser {
             |s, e| found.redact_locked(s, e, RedactionKind::Operator, Tier::Strong),
             |i, s, e| intros.push((i, s, e)),
         );
-        world::operators(scan, found);
+        word_starts(text, scan.bounded, &mut work.starts);
+        let starts = &work.starts;
+        world::operators(scan, starts, found);
         person::persons(text, intros, found);
-        person::untitled(text, scan.folded, found);
-        person::repeat_names(text, found);
+        person::untitled(text, scan.folded, starts, found);
+        person::repeat_names(text, starts, found);
         terms.matcher.find(
             text,
             scan.folded,
@@ -557,11 +563,39 @@ impl Found {
 #[derive(Default, Debug)]
 struct Work {
     folded: String,
+    bounded: String,
     zones: Zones,
     found: Found,
     intros: Vec<(usize, usize, usize)>,
     protected: Vec<(usize, usize)>,
     allowed: Vec<(usize, usize)>,
+    starts: Vec<usize>,
+}
+
+/// Offsets of the words that start with a capital letter or a digit (not
+/// glued to a preceding letter or digit): where operator and person names
+/// can start.
+fn word_starts(text: &str, bounded: &str, out: &mut Vec<usize>) {
+    out.clear();
+    let bytes = text.as_bytes();
+    // Byte `i + 1` of the bounded text is byte `i` of the text: a space at
+    // bounded offset `i` is whitespace or punctuation just before text
+    // offset `i`.
+    for (at, (&before, &b)) in bounded.as_bytes().iter().zip(bytes).enumerate() {
+        if before != b' ' {
+            continue;
+        }
+        let capital = if b < 0x80 {
+            b.is_ascii_uppercase() || b.is_ascii_digit()
+        } else {
+            text.get(at..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(char::is_uppercase)
+        };
+        if capital {
+            out.push(at);
+        }
+    }
 }
 
 /// An accepted redaction.
@@ -640,7 +674,13 @@ fn resolve(
         // Weak candidates inside a must-keep span are dropped; checked only
         // for the candidates that would otherwise win (same result as
         // filtering first, much less work).
-        if !clash && (c.tier != Tier::Weak || !keep::covered_by_keep(text, c.start, c.end)) {
+        // Every must-keep span holds a digit, so a candidate without one
+        // cannot lie inside one (and the check is not cheap).
+        if !clash
+            && (c.tier != Tier::Weak
+                || !may_be_kept(text, c)
+                || !keep::covered_by_keep(text, c.start, c.end))
+        {
             accepted.insert(c.start, (c.end, c.kind));
         }
     }
@@ -648,6 +688,27 @@ fn resolve(
         .into_iter()
         .map(|(start, (end, kind))| Span { start, end, kind })
         .collect()
+}
+
+/// Can a must-keep span cover this weak candidate? Every must-keep span
+/// holds a digit, and a name-like candidate that starts with a letter
+/// could only lie inside the keyword of one ("build", "SIP"): neither is
+/// possible for element names, accounts, persons and addresses starting
+/// with a letter. The check itself is a regex over a window, so skip it
+/// where it cannot matter.
+fn may_be_kept(text: &str, c: &Candidate) -> bool {
+    let bytes = &text.as_bytes()[c.start..c.end];
+    if !bytes.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let named = matches!(
+        c.kind,
+        RedactionKind::Host
+            | RedactionKind::Account
+            | RedactionKind::Person
+            | RedactionKind::Address
+    );
+    !(named && bytes[0].is_ascii_alphabetic() && !matches!(bytes[0], b'v' | b'V'))
 }
 
 /// Replaces every span of `text` by its placeholder.

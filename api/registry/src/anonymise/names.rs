@@ -178,16 +178,19 @@ pub(crate) fn fold_char(c: char) -> char {
 /// Writes the folded form of `text` into `buf` (cleared first). The result has
 /// exactly `text.len()` bytes and the same character boundaries.
 pub(crate) fn fold_into(text: &str, buf: &mut String) {
-    buf.clear();
-    buf.push_str(text);
-    buf.make_ascii_lowercase();
-    let bytes = text.as_bytes();
+    // Folded as bytes in place (every replacement has the length of what it
+    // replaces) and validated once: `String::replace_range` would move the
+    // rest of the buffer at every newline.
+    let mut out = std::mem::take(buf).into_bytes();
+    out.clear();
+    out.extend_from_slice(text.as_bytes());
+    out.make_ascii_lowercase();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii() {
+    while i < out.len() {
+        let b = out[i];
+        if b < 0x80 {
             if b != b' ' && b.is_ascii_whitespace() {
-                buf.replace_range(i..i + 1, " ");
+                out[i] = b' ';
             }
             i += 1;
             continue;
@@ -200,10 +203,12 @@ pub(crate) fn fold_into(text: &str, buf: &mut String) {
         let folded = fold_char(c);
         if folded != c {
             let mut tmp = [0u8; 4];
-            buf.replace_range(i..i + c.len_utf8(), folded.encode_utf8(&mut tmp));
+            let encoded = folded.encode_utf8(&mut tmp).as_bytes();
+            out[i..i + encoded.len()].copy_from_slice(encoded);
         }
         i += c.len_utf8();
     }
+    *buf = String::from_utf8(out).unwrap_or_else(|_| text.to_owned());
     debug_assert_eq!(buf.len(), text.len());
 }
 

@@ -960,18 +960,13 @@ fn following<'t>(
 
 /// Names without a title or role, from the name lists (see the module
 /// documentation).
-pub(crate) fn untitled(text: &str, folded: &str, found: &mut Found) {
+pub(crate) fn untitled(text: &str, folded: &str, starts: &[usize], found: &mut Found) {
     let mut pos = 0;
-    let bytes = text.as_bytes();
-    while pos < bytes.len() {
-        // Next upper-case letter that starts a word (ASCII fast path; other
-        // scripts' capitals are checked as characters).
-        let Some(offset) = text[pos..].find(|c: char| c.is_uppercase()) else {
-            return;
-        };
-        let start = pos + offset;
+    for &start in starts {
+        if start < pos || !text[start..].starts_with(|c: char| c.is_uppercase()) {
+            continue;
+        }
         let Some((word, _, word_end)) = word_at(text, start) else {
-            pos = start + text[start..].chars().next().map_or(1, char::len_utf8);
             continue;
         };
         pos = word_end.max(start + 1);
@@ -1144,40 +1139,42 @@ const MAX_REPEATED_WORDS: usize = 32;
 /// A name found once is redacted wherever its words recur as capitalised
 /// whole words in the same text: "called Lindiwe, who ... Lindiwe
 /// restarted", "engineer Paul Martin ... Martin said".
-pub(crate) fn repeat_names(text: &str, found: &mut Found) {
+pub(crate) fn repeat_names(text: &str, starts: &[usize], found: &mut Found) {
     let mut words: Vec<&str> = Vec::new();
-    let spans: Vec<(usize, usize)> = found
-        .redact
-        .iter()
-        .filter(|c| c.kind == RedactionKind::Person)
-        .map(|c| (c.start, c.end))
-        .collect();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     for c in found
         .redact
         .iter()
         .filter(|c| c.kind == RedactionKind::Person)
     {
+        spans.push((c.start, c.end));
         for w in text.get(c.start..c.end).unwrap_or("").split(' ') {
             let w = w.trim_end_matches('.');
-            if w.chars().count() >= 3 && title_case(w) && !words.contains(&w) {
+            if w.chars().count() >= 3
+                && title_case(w)
+                && !words.contains(&w)
+                && words.len() < MAX_REPEATED_WORDS
+            {
                 words.push(w);
             }
         }
-        if words.len() >= MAX_REPEATED_WORDS {
-            break;
-        }
     }
-    for w in words {
-        for (i, _) in text.match_indices(w) {
-            let end = i + w.len();
-            let glued_before =
-                super::context::char_before(text, i).is_some_and(char::is_alphanumeric);
-            let glued_after = super::context::char_at(text, end).is_some_and(char::is_alphanumeric);
-            // Only new places: inside a found name the word is that name's.
-            let known = spans.iter().any(|&(s, e)| s < end && i < e);
-            if !glued_before && !glued_after && !known {
-                found.redact(i, end, RedactionKind::Person, Tier::Weak);
-            }
+    if words.is_empty() {
+        return;
+    }
+    // One pass over the capitalised words of the text.
+    for &start in starts {
+        let Some((word, _, _)) = word_at(text, start) else {
+            continue;
+        };
+        let bare = strip_possessive(word);
+        let end = start + bare.len();
+        if !words.contains(&bare) || !word_start_ok(text, start) {
+            continue;
+        }
+        // Only new places: inside a found name the word is that name's.
+        if !spans.iter().any(|&(s, e)| s < end && start < e) {
+            found.redact(start, end, RedactionKind::Person, Tier::Weak);
         }
     }
 }

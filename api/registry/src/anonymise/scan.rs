@@ -56,8 +56,61 @@ impl Compact {
 pub(crate) struct Scan<'a> {
     pub(crate) text: &'a str,
     pub(crate) folded: &'a str,
+    /// `" "` + the folded text with list punctuation blanked (see
+    /// [`bounded_into`]): byte `i + 1` of it is byte `i` of the text.
+    pub(crate) bounded: &'a str,
     pub(crate) tech: &'a Compact,
     pub(crate) keyed: &'a Compact,
+    /// Whitespace-delimited tokens: `(start, end, technical)`.
+    pub(crate) tokens: &'a [(usize, usize, bool)],
+}
+
+/// Writes `" "` followed by `folded` with the punctuation that can precede
+/// or follow a word in prose (brackets, quotes, commas, slashes, ...)
+/// replaced by spaces. Automata whose patterns start with a space then
+/// match at word starts only, which avoids thousands of matches of short
+/// words inside longer ones ("one" in "phone", "lat" in "latency").
+pub(crate) fn bounded_into(folded: &str, buf: &mut String) {
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    bytes.reserve(folded.len() + 1);
+    bytes.push(b' ');
+    // Only ASCII bytes are replaced, by ASCII: the result stays UTF-8.
+    bytes.extend(folded.bytes().map(|b| {
+        if matches!(
+            b,
+            b'(' | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'"'
+                | b','
+                | b';'
+                | b'/'
+                | b'\\'
+                | b'|'
+                | b'<'
+                | b'>'
+                | b'?'
+                | b'*'
+                | b'#'
+                | b'='
+                | b'~'
+                | b'`'
+                | b'^'
+                | b'%'
+                | b'$'
+                | b'@'
+                | b':'
+                | b'!'
+        ) {
+            b' '
+        } else {
+            b
+        }
+    }));
+    *buf = String::from_utf8(bytes).unwrap_or_default();
 }
 
 /// The two compact views of a text.
@@ -67,7 +120,7 @@ pub(crate) struct Zones {
     pub(crate) tech: Compact,
     /// The same runs with up to [`LOOKBACK_TOKENS`] preceding tokens.
     pub(crate) keyed: Compact,
-    tokens: Vec<(usize, usize, bool)>,
+    pub(crate) tokens: Vec<(usize, usize, bool)>,
     spans: Vec<(usize, usize)>,
 }
 

@@ -26,6 +26,7 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::context::{continues_from_left, continues_number, next_token};
@@ -41,16 +42,303 @@ macro_rules! regex {
     };
 }
 
-pub(crate) fn detect(scan: Scan<'_>, found: &mut Found) {
-    tokens(scan, found);
-    keyworded_accounts(scan, found);
+/// `first`: the first pass over the original text. Element and account
+/// names are decided by the token alone (the must-keep veto never applies
+/// to names starting with a letter), and a token that touches a
+/// placeholder never has their shape (it holds `[` or `]`), so the
+/// re-check of the rendered text cannot find new ones and skips them.
+pub(crate) fn detect(scan: Scan<'_>, first: bool, found: &mut Found) {
+    let triggers = Triggers::find(scan);
+    if first {
+        tokens(scan, found);
+    }
+    keyworded_accounts(scan, &triggers, found);
     asns(scan, found);
-    plmns(scan, found);
-    circuits(scan, found);
-    coordinates(scan, found);
-    addresses(scan, found);
+    plmns(scan, &triggers, found);
+    circuits(scan, &triggers, found);
+    coordinates(scan, &triggers, found);
+    addresses(scan, &triggers, found);
     ranges(scan, found);
 }
+
+// ----------------------------------------------------------- triggers ----
+
+/// Families of phrase detectors, each announced by words that must be in
+/// the text for it to run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Family {
+    Account,
+    Circuit,
+    Postcode,
+    LatLon,
+    Plmn,
+    Street,
+    Germanic,
+}
+
+/// Folded trigger words. One automaton pass over the folded text tells
+/// which families can match and where their keywords are, so that the
+/// keyword-led patterns run only on a short window after each keyword
+/// rather than over the whole text (their case-insensitive, Unicode-aware
+/// regexes are slow over kilobytes).
+const TRIGGER_WORDS: &[(&str, Family)] = &[
+    ("user name", Family::Account),
+    ("username", Family::Account),
+    ("user id", Family::Account),
+    ("userid", Family::Account),
+    ("uid", Family::Account),
+    ("login", Family::Account),
+    ("logon", Family::Account),
+    ("account", Family::Account),
+    ("service account", Family::Account),
+    ("system account", Family::Account),
+    ("bind account", Family::Account),
+    ("domain account", Family::Account),
+    ("admin account", Family::Account),
+    ("user account", Family::Account),
+    ("logged in as", Family::Account),
+    ("logged on as", Family::Account),
+    ("signed in as", Family::Account),
+    ("running as", Family::Account),
+    ("ran as", Family::Account),
+    ("run as", Family::Account),
+    ("as user", Family::Account),
+    ("circuit", Family::Circuit),
+    ("ckt", Family::Circuit),
+    ("cct", Family::Circuit),
+    ("cid", Family::Circuit),
+    ("service id", Family::Circuit),
+    ("line id", Family::Circuit),
+    ("leased line", Family::Circuit),
+    ("wavelength", Family::Circuit),
+    ("lambda id", Family::Circuit),
+    ("evc", Family::Circuit),
+    ("e-line", Family::Circuit),
+    ("e-lan", Family::Circuit),
+    ("vc id", Family::Circuit),
+    ("pseudowire", Family::Circuit),
+    ("pw id", Family::Circuit),
+    ("postcode", Family::Postcode),
+    ("post code", Family::Postcode),
+    ("postal code", Family::Postcode),
+    ("zip", Family::Postcode),
+    ("zip code", Family::Postcode),
+    ("plz", Family::Postcode),
+    ("code postal", Family::Postcode),
+    ("lat", Family::LatLon),
+    ("latitude", Family::LatLon),
+    ("lon", Family::LatLon),
+    ("long", Family::LatLon),
+    ("longitude", Family::LatLon),
+    ("lng", Family::LatLon),
+    ("mcc", Family::Plmn),
+    ("plmn", Family::Plmn),
+    ("plmns", Family::Plmn),
+    ("plmn id", Family::Plmn),
+    ("plmn-id", Family::Plmn),
+    ("hplmn", Family::Plmn),
+    ("vplmn", Family::Plmn),
+    ("hni", Family::Plmn),
+    ("street", Family::Street),
+    ("st.", Family::Street),
+    ("road", Family::Street),
+    ("rd", Family::Street),
+    ("avenue", Family::Street),
+    ("ave", Family::Street),
+    ("boulevard", Family::Street),
+    ("blvd", Family::Street),
+    ("lane", Family::Street),
+    ("drive", Family::Street),
+    ("way", Family::Street),
+    ("place", Family::Street),
+    ("square", Family::Street),
+    ("court", Family::Street),
+    ("terrace", Family::Street),
+    ("parkway", Family::Street),
+    ("highway", Family::Street),
+    ("close", Family::Street),
+    ("crescent", Family::Street),
+    ("quay", Family::Street),
+    ("wharf", Family::Street),
+    ("embankment", Family::Street),
+    ("gardens", Family::Street),
+    ("row", Family::Street),
+    ("mews", Family::Street),
+    ("rue", Family::Street),
+    ("allée", Family::Street),
+    ("chemin", Family::Street),
+    ("impasse", Family::Street),
+    ("quai", Family::Street),
+    ("calle", Family::Street),
+    ("avenida", Family::Street),
+    ("paseo", Family::Street),
+    ("carrer", Family::Street),
+    ("viale", Family::Street),
+    ("piazza", Family::Street),
+    ("corso", Family::Street),
+    ("largo", Family::Street),
+    ("rua", Family::Street),
+    ("travessa", Family::Street),
+    ("praça", Family::Street),
+    ("route", Family::Street),
+    ("cours", Family::Street),
+    ("plaza", Family::Street),
+    ("via", Family::Street),
+    ("straße", Family::Germanic),
+    ("strasse", Family::Germanic),
+    ("str.", Family::Germanic),
+    ("weg ", Family::Germanic),
+    ("platz ", Family::Germanic),
+    ("allee ", Family::Germanic),
+    ("gasse ", Family::Germanic),
+    ("damm ", Family::Germanic),
+    ("ufer ", Family::Germanic),
+    ("chaussee ", Family::Germanic),
+    ("laan ", Family::Germanic),
+    ("straat ", Family::Germanic),
+    ("gracht ", Family::Germanic),
+    ("plein ", Family::Germanic),
+    ("gatan ", Family::Germanic),
+    ("vägen ", Family::Germanic),
+    ("gata ", Family::Germanic),
+    ("veien ", Family::Germanic),
+    ("vej ", Family::Germanic),
+    ("gade ", Family::Germanic),
+    (" den ", Family::Germanic),
+    (" der ", Family::Germanic),
+    (" dem ", Family::Germanic),
+    (" zum ", Family::Germanic),
+    (" zur ", Family::Germanic),
+    (" auf ", Family::Germanic),
+    (" unter ", Family::Germanic),
+    ("ul.", Family::Germanic),
+    ("al.", Family::Germanic),
+    ("pl.", Family::Germanic),
+    ("os.", Family::Germanic),
+    ("nám.", Family::Germanic),
+    ("nábř.", Family::Germanic),
+];
+
+/// Trigger words anchored at word starts (searched in the bounded text),
+/// except the Germanic street suffixes, which end words ("Hauptstraße").
+static TRIGGERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(TRIGGER_WORDS.iter().map(|(w, family)| {
+            if *family == Family::Germanic && !w.starts_with(' ') && !w.ends_with('.') {
+                w.to_string()
+            } else {
+                format!(" {}", w.trim_start())
+            }
+        }))
+        .ok()
+});
+
+/// Which families can match, and where their whole-word keywords start.
+#[derive(Debug, Default)]
+struct Triggers {
+    families: u8,
+    keywords: Vec<(Family, usize)>,
+}
+
+impl Triggers {
+    fn find(scan: Scan<'_>) -> Triggers {
+        let mut t = Triggers::default();
+        let Some(ac) = TRIGGERS.as_ref() else {
+            // Cannot happen (the patterns are fixed); run everything.
+            t.families = u8::MAX;
+            return t;
+        };
+        for m in ac.find_iter(scan.bounded) {
+            let Some(&(word, family)) = TRIGGER_WORDS.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            // Bounded offsets are text offsets + 1; anchored patterns
+            // carry a leading space, so their match starts at the word.
+            let suffix =
+                family == Family::Germanic && !word.starts_with(' ') && !word.ends_with('.');
+            let start = if suffix {
+                m.start().saturating_sub(1)
+            } else {
+                m.start()
+            };
+            let end = m.end() - 1;
+            let text = scan.text;
+            let right_boundary =
+                !super::context::char_at(text, end).is_some_and(char::is_alphanumeric);
+            let counts = match family {
+                // "Hauptstraße 5", "Unter den Linden 12": suffixes and
+                // particles end a word.
+                Family::Germanic => word.ends_with(' ') || right_boundary,
+                _ => right_boundary || word.ends_with('.'),
+            };
+            if !counts {
+                continue;
+            }
+            t.families |= 1 << family as u8;
+            t.keywords.push((family, start));
+        }
+        t.keywords.sort_unstable_by_key(|&(_, s)| s);
+        t.keywords.dedup_by_key(|&mut (f, s)| (f as u8, s));
+        t
+    }
+
+    /// Disjoint windows of the text around the keywords of `family`
+    /// (street types: the house number and name come before them, the town
+    /// and postcode after).
+    fn around<'t>(&self, text: &'t str, family: Family) -> Vec<(usize, &'t str)> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for &(f, at) in &self.keywords {
+            if f != family {
+                continue;
+            }
+            let mut lo = at.saturating_sub(BEFORE);
+            while !text.is_char_boundary(lo) {
+                lo -= 1;
+            }
+            let mut hi = (at + WINDOW).min(text.len());
+            while !text.is_char_boundary(hi) {
+                hi -= 1;
+            }
+            // Cut at whitespace so no token is seen half.
+            if lo > 0 {
+                lo = text[lo..at].find(' ').map_or(at, |i| lo + i + 1);
+            }
+            match spans.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => spans.push((lo, hi)),
+            }
+        }
+        spans
+            .into_iter()
+            .filter_map(|(lo, hi)| Some((lo, text.get(lo..hi)?)))
+            .collect()
+    }
+
+    /// Windows of the text that start at a keyword of `family`.
+    fn windows<'t>(
+        &'t self,
+        text: &'t str,
+        family: Family,
+    ) -> impl Iterator<Item = (usize, &'t str)> + 't {
+        self.keywords
+            .iter()
+            .filter(move |&&(f, _)| f == family)
+            .filter_map(move |&(_, start)| {
+                let mut end = (start + WINDOW).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Some((start, text.get(start..end)?))
+            })
+    }
+}
+
+/// How far after a keyword its identifier is looked for (bytes).
+const WINDOW: usize = 120;
+/// How far before a street type its number and name are looked for.
+const BEFORE: usize = 80;
 
 // ------------------------------------------------------------ tokens ----
 
@@ -75,22 +363,29 @@ fn trim_token(raw: &str) -> (usize, &str) {
 fn tokens(scan: Scan<'_>, found: &mut Found) {
     let text = scan.text;
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        let mut interesting = false;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            interesting |= matches!(bytes[i], b'-' | b'_' | b'.' | b'@' | b'\\' | b'=')
-                || bytes[i].is_ascii_digit();
-            i += 1;
-        }
-        if !interesting || i - start > 120 {
+    // The whitespace tokens were already cut by the zone builder.
+    for &(start, end, technical) in scan.tokens {
+        // Accounts and element names start with a letter (after opening
+        // punctuation), and hold a digit or inner punctuation.
+        let Some(first) = bytes[start..end]
+            .iter()
+            .find(|b| !matches!(b, b'(' | b'[' | b'{' | b'"' | b'\'' | b'<'))
+        else {
+            continue;
+        };
+        if !first.is_ascii_alphabetic() || end - start > 120 {
             continue;
         }
-        let Some(raw) = text.get(start..i) else {
+        if !technical {
+            let inner = &bytes[start..end.saturating_sub(1)];
+            if !inner
+                .iter()
+                .any(|b| matches!(b, b'-' | b'_' | b'\\' | b'='))
+            {
+                continue;
+            }
+        }
+        let Some(raw) = text.get(start..end) else {
             continue;
         };
         let (lead, token) = trim_token(raw);
@@ -137,11 +432,13 @@ fn account_shape(token: &str) -> Option<Tier> {
         return (ok(domain) && ok(user)).then_some(Tier::Strong);
     }
     // LDAP distinguished names.
-    let lower = token.to_ascii_lowercase();
-    if (lower.starts_with("cn=") || lower.starts_with("uid="))
-        && (lower.contains(",ou=") || lower.contains(",dc=") || lower.contains(",o="))
-    {
-        return Some(Tier::Strong);
+    if token.contains('=') {
+        let lower = token.to_ascii_lowercase();
+        if (lower.starts_with("cn=") || lower.starts_with("uid="))
+            && (lower.contains(",ou=") || lower.contains(",dc=") || lower.contains(",o="))
+        {
+            return Some(Tier::Strong);
+        }
     }
     // user@host without a domain (with a domain it is an e-mail address).
     if let Some((user, host)) = token.split_once('@') {
@@ -367,11 +664,13 @@ fn cloud_region(folded: &str) -> bool {
         "northwest",
         "southwest",
     ];
-    let segs: Vec<&str> = folded.split('-').collect();
-    segs.len() >= 2
-        && AREAS.contains(&segs[0])
-        && DIRECTIONS.contains(&segs[1].trim_end_matches(|c: char| c.is_ascii_digit()))
-        && segs[2..].iter().all(|s| s.len() <= 2)
+    let mut segs = folded.split('-');
+    let (Some(area), Some(direction)) = (segs.next(), segs.next()) else {
+        return false;
+    };
+    AREAS.contains(&area)
+        && DIRECTIONS.contains(&direction.trim_end_matches(|c: char| c.is_ascii_digit()))
+        && segs.all(|s| s.len() <= 2)
 }
 
 /// `pgw07`, `HH0412`, `sbc1`: letters then digits, optionally one letter.
@@ -557,21 +856,17 @@ const NOT_ACCOUNTS: &[&str] = &[
     "times",
 ];
 
-fn keyworded_accounts(scan: Scan<'_>, found: &mut Found) {
-    let folded = scan.folded;
-    if !(folded.contains("user")
-        || folded.contains("login")
-        || folded.contains("logon")
-        || folded.contains("account")
-        || folded.contains("uid")
-        || folded.contains(" as "))
-    {
-        return;
-    }
-    for caps in ACCOUNT_KEYWORD.captures_iter(scan.text) {
+fn keyworded_accounts(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
+    for (offset, window) in triggers.windows(scan.text, Family::Account) {
+        let Some(caps) = ACCOUNT_KEYWORD.captures(window) else {
+            continue;
+        };
         let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
             continue;
         };
+        if all.start() != 0 {
+            continue;
+        }
         // After "account" only a marked token is an id ("account balances"
         // is prose); after "login", "user id", "logged in as" a plain
         // lower-case word is one too.
@@ -605,7 +900,8 @@ fn keyworded_accounts(scan: Scan<'_>, found: &mut Found) {
             && token.bytes().all(|b| b.is_ascii_lowercase())
             && lists::given_name(&lower).is_none_or(|_| token.len() >= 3);
         if marked || plain_id {
-            found.redact(m.start(), m.start() + token.len(), K::Account, Tier::Strong);
+            let start = offset + m.start();
+            found.redact(start, start + token.len(), K::Account, Tier::Strong);
         }
     }
 }
@@ -614,17 +910,23 @@ fn keyworded_accounts(scan: Scan<'_>, found: &mut Found) {
 
 regex!(
     ASN,
-    r"(?-u:\b)(?:(?:AS|ASN)[\ \-]?(?:number\ )?\d{1,10}|as\d{3,10}|AS\ number\ \d{1,10})(?-u:\b)"
+    r"(?-u:\b)(?:(?:AS|ASN)[\ \-]?(?:number\ )?\d{1,10}|AS\ number\ \d{1,10})(?-u:\b)"
 );
+regex!(ASN_GLUED, r"(?-u:\b)as\d{3,10}(?-u:\b)");
 
 fn asns(scan: Scan<'_>, found: &mut Found) {
     // Over the whole text: in "AS 3320" the number is a technical token but
     // the "AS" before it is not, so the zones would cut it.
-    if !scan.folded.contains("as") {
-        return;
+    if scan.text.contains("AS") {
+        for m in ASN.find_iter(scan.text) {
+            asn_candidate(scan.text, m.start(), m.end(), found);
+        }
     }
-    for m in ASN.find_iter(scan.text) {
-        asn_candidate(scan.text, m.start(), m.end(), found);
+    // "as3215": glued, so a technical token.
+    for m in ASN_GLUED.find_iter(&scan.tech.text) {
+        if let Some((start, end)) = scan.tech.span(m.start(), m.end()) {
+            asn_candidate(scan.text, start, end, found);
+        }
     }
 }
 
@@ -664,14 +966,17 @@ regex!(
 );
 regex!(PLMN_PAIR, r"(?-u:\b)(\d{3})[\-/](\d{2,3})(?-u:\b)");
 
-fn plmns(scan: Scan<'_>, found: &mut Found) {
+fn plmns(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
     let text = scan.text;
-    for caps in MCC_MNC.captures_iter(text) {
+    for (offset, window) in triggers.windows(text, Family::Plmn) {
+        let Some(caps) = MCC_MNC.captures(window) else {
+            continue;
+        };
         let (Some(m), Some(mcc)) = (caps.get(0), caps.get(1)) else {
             continue;
         };
-        if mcc.as_str().parse().is_ok_and(lists::is_mcc) {
-            found.redact(m.start(), m.end(), K::Plmn, Tier::Strong);
+        if m.start() == 0 && mcc.as_str().parse().is_ok_and(lists::is_mcc) {
+            found.redact(offset, offset + m.end(), K::Plmn, Tier::Strong);
         }
     }
     for caps in CGI.captures_iter(&scan.tech.text) {
@@ -686,10 +991,14 @@ fn plmns(scan: Scan<'_>, found: &mut Found) {
         }
     }
     // "PLMN 20801 and 22210", "MCC/MNC 262/02".
-    let folded = scan.folded;
-    let keyword = folded.contains("plmn") || folded.contains("hni") || folded.contains("mcc");
-    for m in PLMN_KEYWORD.find_iter(if keyword { text } else { "" }) {
-        let mut pos = m.end();
+    for (offset, window) in triggers.windows(text, Family::Plmn) {
+        let Some(m) = PLMN_KEYWORD.find(window) else {
+            continue;
+        };
+        if m.start() != 0 {
+            continue;
+        }
+        let mut pos = offset + m.end();
         for _ in 0..6 {
             let window_end = (pos + 24).min(text.len());
             let Some(window) = text.get(pos..window_end).or_else(|| text.get(pos..)) else {
@@ -769,28 +1078,21 @@ regex!(
     r"(?i)(?-u:\b)(?:circuit(?:\s+id)?|ckt|cct|cid|service\s+id|line\s+id|leased\s+line|wavelength|lambda\s+id|evc|e-line|e-lan|vc\s+id|pseudowire|pw\s+id)\s*(?:no\.?|number|ref|id|\#)?\s*[:\#]?\s*([A-Za-z0-9][A-Za-z0-9/_.:\-]{3,48})"
 );
 
-fn circuits(scan: Scan<'_>, found: &mut Found) {
-    if !(scan.folded.contains("circuit")
-        || scan.folded.contains("ckt")
-        || scan.folded.contains("cct")
-        || scan.folded.contains("cid")
-        || scan.folded.contains(" id")
-        || scan.folded.contains("line")
-        || scan.folded.contains("evc")
-        || scan.folded.contains("lambda")
-        || scan.folded.contains("pseudowire"))
-    {
-        return;
-    }
-    for caps in CIRCUIT.captures_iter(scan.text) {
-        let Some(m) = caps.get(1) else { continue };
-        let (start, end) = (m.start(), m.end());
-        let Some(raw) = scan.text.get(start..end) else {
+fn circuits(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
+    for (offset, window) in triggers.windows(scan.text, Family::Circuit) {
+        let Some(caps) = CIRCUIT.captures(window) else {
             continue;
         };
-        let (_, token) = trim_token(raw);
+        let (Some(all), Some(m)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        if all.start() != 0 {
+            continue;
+        }
+        let (_, token) = trim_token(m.as_str());
         let digits = token.bytes().filter(u8::is_ascii_digit).count();
         if digits >= 3 && !token.starts_with('[') {
+            let start = offset + m.start();
             found.redact(start, start + token.len(), K::Circuit, Tier::Strong);
         }
     }
@@ -800,7 +1102,7 @@ fn circuits(scan: Scan<'_>, found: &mut Found) {
 
 regex!(
     DECIMAL_PAIR,
-    r"(?:-|(?-u:\b))(\d{1,2}\.\d{3,8})°?\s?([NS])?\s*[,;/]\s*(-?)(\d{1,3}\.\d{3,8})°?(?:\s?[EW](?-u:\b))?"
+    r"(?:-|(?-u:\b))(\d{1,2}\.\d{3,8})°?[\ \t]?([NS])?[\ \t]*[,;/][\ \t]*(-?)(\d{1,3}\.\d{3,8})°?(?:[\ \t]?[EW](?-u:\b))?"
 );
 regex!(
     DMS,
@@ -811,7 +1113,7 @@ regex!(
     r"(?i)(?-u:\b)(?:lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*(-?\d{1,3}\.\d{2,8})"
 );
 
-fn coordinates(scan: Scan<'_>, found: &mut Found) {
+fn coordinates(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
     let text = scan.text;
     if text.contains('°') {
         let mut last: Option<(usize, usize)> = None;
@@ -860,12 +1162,12 @@ fn coordinates(scan: Scan<'_>, found: &mut Found) {
         }
         found.redact(start, end, K::Gps, Tier::Strong);
     }
-    let folded = scan.folded;
-    if folded.contains("lat") || folded.contains("lon") || folded.contains("lng") {
-        for caps in LAT_LON.captures_iter(text) {
-            if let Some(m) = caps.get(1) {
-                found.redact(m.start(), m.end(), K::Gps, Tier::Strong);
-            }
+    for (offset, window) in triggers.windows(text, Family::LatLon) {
+        if let Some(caps) = LAT_LON.captures(window)
+            && let (Some(all), Some(m)) = (caps.get(0), caps.get(1))
+            && all.start() == 0
+        {
+            found.redact(offset + m.start(), offset + m.end(), K::Gps, Tier::Strong);
         }
     }
 }
@@ -906,17 +1208,47 @@ regex!(
     r"(?-u:\b)[A-Z]{1,2}\d[A-Z\d]?\ \d[A-Z]{2}(?-u:\b)"
 );
 
-fn addresses(scan: Scan<'_>, found: &mut Found) {
+fn addresses(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
     let text = scan.text;
-    for m in STREET_EN.find_iter(text) {
-        found.redact(
-            m.start(),
-            trim_address(text, m.start(), m.end()),
-            K::Address,
-            Tier::Weak,
-        );
+    for (offset, window) in triggers.around(text, Family::Street) {
+        for m in STREET_EN.find_iter(window) {
+            let (start, end) = (offset + m.start(), offset + m.end());
+            found.redact(
+                start,
+                trim_address(text, start, end),
+                K::Address,
+                Tier::Weak,
+            );
+        }
+        romance_streets(text, offset, window, found);
     }
-    for caps in STREET_ROMANCE.captures_iter(text) {
+    for (offset, window) in triggers.around(text, Family::Germanic) {
+        for m in STREET_GERMANIC.find_iter(window) {
+            found.redact(offset + m.start(), offset + m.end(), K::Address, Tier::Weak);
+        }
+    }
+    for (offset, window) in triggers.windows(text, Family::Postcode) {
+        if let Some(caps) = POSTCODE_KEYWORD.captures(window)
+            && let (Some(all), Some(m)) = (caps.get(0), caps.get(1))
+            && all.start() == 0
+        {
+            let code = m.as_str().trim_end();
+            if code.bytes().any(|b| b.is_ascii_digit()) {
+                let start = offset + m.start();
+                found.redact(start, start + code.len(), K::Address, Tier::Strong);
+            }
+        }
+    }
+    for m in UK_POSTCODE.find_iter(&scan.tech.text) {
+        if let Some((start, end)) = scan.tech.span(m.start(), m.end()) {
+            found.redact(start, end, K::Address, Tier::Weak);
+        }
+    }
+}
+
+/// "14 rue de la Gare", "Calle de Alcalá 45", "avenue Jean Jaurès".
+fn romance_streets(text: &str, offset: usize, window: &str, found: &mut Found) {
+    for caps in STREET_ROMANCE.captures_iter(window) {
         let Some(m) = caps.get(0) else { continue };
         // "via Frankfurt", "route London": English words need a house
         // number before them or two name words after them.
@@ -940,28 +1272,13 @@ fn addresses(scan: Scan<'_>, found: &mut Found) {
                 continue;
             }
         }
+        let (start, end) = (offset + m.start(), offset + m.end());
         found.redact(
-            m.start(),
-            trim_address(text, m.start(), m.end()),
+            start,
+            trim_address(text, start, end),
             K::Address,
             Tier::Weak,
         );
-    }
-    for m in STREET_GERMANIC.find_iter(text) {
-        found.redact(m.start(), m.end(), K::Address, Tier::Weak);
-    }
-    for caps in POSTCODE_KEYWORD.captures_iter(text) {
-        if let Some(m) = caps.get(1) {
-            let code = m.as_str().trim_end();
-            if code.bytes().any(|b| b.is_ascii_digit()) {
-                found.redact(m.start(), m.start() + code.len(), K::Address, Tier::Strong);
-            }
-        }
-    }
-    for m in UK_POSTCODE.find_iter(&scan.tech.text) {
-        if let Some((start, end)) = scan.tech.span(m.start(), m.end()) {
-            found.redact(start, end, K::Address, Tier::Weak);
-        }
     }
 }
 
@@ -980,6 +1297,11 @@ fn trim_address(text: &str, start: usize, end: usize) -> usize {
 // ------------------------------------------------------------- ranges ----
 
 regex!(WILDCARD, r"(?-u:\b)(\+?)(\d{4,14})([xX*#]{2,11})(?-u:\b)");
+regex!(RANGE_START, "(\\+?\\d[\\d\\ ]{7,18}\\d)\\n\\x01");
+regex!(
+    RANGE_END,
+    r"^[\ \t]*(?:to|through|until)[\ \t]+(\+?\d[\d\ ]{7,18}\d)(?-u:\b)"
+);
 regex!(
     NUMBER_RANGE,
     r"(\+?\d[\d\ ]{7,18}\d)\s*(?:to|through|until|-|–|—)\s*(\+?\d[\d\ ]{7,18}\d)"
@@ -990,9 +1312,33 @@ fn groups(s: &str) -> Vec<usize> {
     s.trim_start_matches('+').split(' ').map(str::len).collect()
 }
 
+/// Does the compact text hold a number of nine or more digits, counting
+/// digits across single spaces ("98200 00000")? Ranges need one.
+fn has_long_number(compact: &str) -> bool {
+    let mut digits = 0;
+    let mut prev_space = false;
+    for b in compact.bytes() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= 9 {
+                return true;
+            }
+            prev_space = false;
+        } else if b == b' ' && !prev_space && digits > 0 {
+            prev_space = true;
+        } else {
+            digits = 0;
+            prev_space = false;
+        }
+    }
+    false
+}
+
 fn ranges(scan: Scan<'_>, found: &mut Found) {
     let text = scan.text;
-    for caps in WILDCARD.captures_iter(&scan.tech.text) {
+    let compact = &scan.tech.text;
+    let wildcards = ["xx", "XX", "**", "##"].iter().any(|w| compact.contains(w));
+    for caps in WILDCARD.captures_iter(if wildcards { compact } else { "" }) {
         let (Some(m), Some(plus), Some(digits), Some(wild)) =
             (caps.get(0), caps.get(1), caps.get(2), caps.get(3))
         else {
@@ -1016,27 +1362,59 @@ fn ranges(scan: Scan<'_>, found: &mut Found) {
     }
     // "98200 00000 to 98209 99999": two numbers of the same grouping form a
     // numbering range. Thousands groupings ("100 000 000 to 125 000 000")
-    // are counts and are left to the count rules.
-    if !text.contains(" to ") && !text.contains('-') && !text.contains('–') {
+    // are counts and are left to the count rules. Both numbers are
+    // technical zones: "X-Y" is one zone, "X to Y" two consecutive ones.
+    if !has_long_number(compact) {
         return;
     }
-    for caps in NUMBER_RANGE.captures_iter(text) {
+    for caps in NUMBER_RANGE.captures_iter(compact) {
         let (Some(a), Some(b)) = (caps.get(1), caps.get(2)) else {
             continue;
         };
-        let (ga, gb) = (groups(a.as_str()), groups(b.as_str()));
-        let digits: usize = ga.iter().sum();
-        let thousands = ga.len() > 1 && ga[0] <= 3 && ga[1..].iter().all(|&g| g == 3);
-        if ga != gb || digits < 9 || thousands || ga.len() < 2 {
+        let (Some(a), Some(b)) = (
+            scan.tech.span(a.start(), a.end()),
+            scan.tech.span(b.start(), b.end()),
+        ) else {
             continue;
-        }
-        if continues_from_left(text, a.start()) || continues_number(text, b.end()) {
-            continue;
-        }
-        let kind = if digits == 15 { K::Imsi } else { K::Phone };
-        found.redact(a.start(), a.end(), kind, Tier::Strong);
-        found.redact(b.start(), b.end(), kind, Tier::Strong);
+        };
+        range_pair(text, a, b, found);
     }
+    if !text.contains(" to ") && !text.contains(" through ") && !text.contains(" until ") {
+        return;
+    }
+    for m in RANGE_START.find_iter(&scan.tech.text) {
+        let Some(a) = scan.tech.span(m.start(), m.end() - 2) else {
+            continue;
+        };
+        let window_end = (a.1 + 48).min(text.len());
+        let Some(after) = text.get(a.1..window_end).or_else(|| text.get(a.1..)) else {
+            continue;
+        };
+        if let Some(caps) = RANGE_END.captures(after)
+            && let Some(b) = caps.get(1)
+        {
+            range_pair(text, a, (a.1 + b.start(), a.1 + b.end()), found);
+        }
+    }
+}
+
+/// A range `a..b` of two numbers of the same grouping.
+fn range_pair(text: &str, a: (usize, usize), b: (usize, usize), found: &mut Found) {
+    let (Some(sa), Some(sb)) = (text.get(a.0..a.1), text.get(b.0..b.1)) else {
+        return;
+    };
+    let (ga, gb) = (groups(sa), groups(sb));
+    let digits: usize = ga.iter().sum();
+    let thousands = ga.len() > 1 && ga[0] <= 3 && ga[1..].iter().all(|&g| g == 3);
+    if ga != gb || digits < 9 || thousands || ga.len() < 2 {
+        return;
+    }
+    if continues_from_left(text, a.0) || continues_number(text, b.1) {
+        return;
+    }
+    let kind = if digits == 15 { K::Imsi } else { K::Phone };
+    found.redact(a.0, a.1, kind, Tier::Strong);
+    found.redact(b.0, b.1, kind, Tier::Strong);
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use regex::Regex;
 
 use super::lists;
@@ -90,10 +90,19 @@ static WORLD: LazyLock<Option<World>> = LazyLock::new(|| {
     let mut patterns: Vec<Pattern> = Vec::new();
     let mut strings: Vec<String> = Vec::new();
     for (name, word) in lists::world_operators() {
+        // Names of one or two letters ("EE", "O2", "du", "Hi") would match
+        // inside thousands of words and cost more than they find: members
+        // register their own short names, and the others are left out.
+        if name.chars().filter(|c| c.is_alphanumeric()).count() <= 2 {
+            continue;
+        }
         let weak = is_weak(name, word);
         let mut variants = BTreeSet::new();
         add_variants(name, &mut variants);
         for v in variants {
+            // Searched in the bounded text: a leading space anchors every
+            // name at a word start.
+            let v = format!(" {v}");
             let i = *index.entry(v.clone()).or_insert_with(|| {
                 strings.push(v);
                 patterns.push(Pattern {
@@ -108,8 +117,13 @@ static WORLD: LazyLock<Option<World>> = LazyLock::new(|| {
             patterns[i].forms.push(name);
         }
     }
+    // Searched anchored, a few steps at each capitalised word: the compact
+    // NFA keeps those steps in cache (a full DFA for this many patterns is
+    // megabytes and misses the cache at every step).
     let automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
+        .match_kind(MatchKind::LeftmostLongest)
+        .start_kind(StartKind::Anchored)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
         .build(&strings)
         .ok()?;
     Some(World {
@@ -125,13 +139,30 @@ pub(crate) fn warm_up() {
 
 /// "Algar Telecom", "Phase3 Telecom", "Nepal Telecom", "Kalimat Telecom":
 /// one or two capitalised words before an operator word name an operator
-/// even when no list has it.
+/// even when no list has it. The operator word is found first (a literal
+/// search), the capitalised words are then read backwards.
 static GENERIC: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?-u:\b)(\p{Lu}[\p{L}\d&'\-]*(?:\ \p{Lu}[\p{L}\d&'\-]*)?)\ (?:Telecom|Telekom|Telecoms|Telecommunications|Telco|Mobile|Mobility|Wireless|Cellular)(?-u:\b)",
+        r"(?-u:\b)(?:Telecom|Telekom|Telecoms|Telecommunications|Telco|Mobile|Mobility|Wireless|Cellular)(?-u:\b)",
     )
     .ok()
 });
+
+/// The capitalised word ending just before `end` (one space before
+/// `end`): its start.
+fn capitalised_word_before(text: &str, end: usize) -> Option<usize> {
+    let before = text.get(..end)?.strip_suffix(' ')?;
+    let start = before
+        .char_indices()
+        .rev()
+        .take(40)
+        .take_while(|&(_, c)| c.is_alphanumeric() || matches!(c, '&' | '\'' | '-'))
+        .last()
+        .map(|(i, _)| i)?;
+    before[start..]
+        .starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit())
+        .then_some(start)
+}
 
 /// Capitalised words before "Telecom" or "Mobile" that do not make an
 /// operator name ("Our Mobile", "Nokia Mobile", "Public Safety Mobile").
@@ -218,38 +249,25 @@ const NOT_OPERATOR_WORDS: &[&str] = &[
 fn generic_operators(scan: Scan<'_>, found: &mut Found) {
     let Some(re) = GENERIC.as_ref() else { return };
     let (text, folded) = (scan.text, scan.folded);
-    if !(folded.contains("tele")
-        || folded.contains("mobil")
-        || folded.contains("wireless")
-        || folded.contains("cellular"))
-    {
-        return;
-    }
-    for caps in re.captures_iter(text) {
-        let (Some(all), Some(name)) = (caps.get(0), caps.get(1)) else {
+    let usable = |start: usize, end: usize| {
+        let word = folded.get(start..end).unwrap_or("");
+        !NOT_OPERATOR_WORDS.contains(&word) && !lists::is_technical(word)
+    };
+    for m in re.find_iter(text) {
+        let Some(first) = capitalised_word_before(text, m.start()) else {
             continue;
         };
-        let mut start = name.start();
-        // Drop a leading stop word ("Our Algar Telecom" is unlikely, but
-        // "The Phase3 Telecom ring" is not).
-        let first_end = text[start..name.end()]
-            .find(' ')
-            .map_or(name.end(), |i| start + i);
-        let first = folded.get(start..first_end).unwrap_or("");
-        if NOT_OPERATOR_WORDS.contains(&first) || lists::is_technical(first) {
-            if first_end == name.end() {
-                continue;
-            }
-            start = first_end + 1;
-        }
-        let first_end = text[start..name.end()]
-            .find(' ')
-            .map_or(name.end(), |i| start + i);
-        let first = folded.get(start..first_end).unwrap_or("");
-        if NOT_OPERATOR_WORDS.contains(&first) || lists::is_technical(first) {
+        if !usable(first, m.start() - 1) {
             continue;
         }
-        found.redact(start, all.end(), RedactionKind::Operator, Tier::Strong);
+        // A second capitalised word before it: "Liquid Intelligent Telecom".
+        let mut start = first;
+        if let Some(second) = capitalised_word_before(text, first)
+            && usable(second, first - 1)
+        {
+            start = second;
+        }
+        found.redact(start, m.end(), RedactionKind::Operator, Tier::Strong);
     }
 }
 
@@ -291,14 +309,29 @@ fn prev_word(folded: &str, pos: usize) -> Option<&str> {
 
 /// Finds non-member operator names. Runs over the whole text (names are
 /// found in the folded text by the shared automaton).
-pub(crate) fn operators(scan: Scan<'_>, found: &mut Found) {
+pub(crate) fn operators(scan: Scan<'_>, starts: &[usize], found: &mut Found) {
     generic_operators(scan, found);
     let Some(world) = WORLD.as_ref() else {
         return;
     };
     let (text, folded) = (scan.text, scan.folded);
-    for m in world.automaton.find_overlapping_iter(folded) {
-        let (start, end) = (m.start(), m.end());
+    // Names start with a capital letter or a digit where they are written
+    // as names ("Vodafone", "1&1", "Telefónica"); an anchored search at each
+    // such word start finds the longest name there. Much cheaper than
+    // scanning for every name everywhere.
+    let bounded = scan.bounded.as_bytes();
+    for &at in starts {
+        if bounded.get(at) != Some(&b' ') {
+            continue;
+        }
+        let input = Input::new(scan.bounded)
+            .span(at..scan.bounded.len())
+            .anchored(Anchored::Yes);
+        let Some(m) = world.automaton.find(input) else {
+            continue;
+        };
+        // Pattern " name" at bounded offset s is "name" at text offset s.
+        let (start, end) = (m.start(), m.end() - 1);
         if !whole_word(text, start, end) {
             continue;
         }
