@@ -14,6 +14,9 @@ Outputs (written next to this script):
                                   lower-case English word ("will", "doe")
   operators.txt                   one operator or brand a line, "\tw" as above
   plmn-codes.txt                  one "MCC MNC" pair a line
+  english-words.txt               the lower-case words (3+ letters) of the
+                                  word list, to tell ordinary words from
+                                  unknown names
 """
 import argparse
 import importlib
@@ -154,6 +157,10 @@ def main():
     write("names/given-names.txt", given | fg, words)
     write("names/surnames.txt", last | fl, words)
     operators(a.providers, words)
+    with open(os.path.join(HERE, "english-words.txt"), "w", encoding="utf-8") as f:
+        for w in sorted(words):
+            if len(w) >= 3 and w.isalpha():
+                f.write(w + "\n")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@
 //! optional `allow` (the filer's allow-list), `planted` (`{kind, text}`
 //! identifiers that must be removed; the older corpus's `must_remove` list
 //! is accepted too) and `must_keep` (technical tokens that must survive).
-//! Figures: the share of planted identifiers whose every occurrence is
-//! fully covered by redactions, the share of must-keep tokens none of whose
+//! Figures: the share of planted identifiers every letter and digit of
+//! whose every occurrence is covered by redactions, the share of must-keep tokens none of whose
 //! (whole-word) occurrences a redaction touches, and member names or
 //! aliases still present in the output.
 //!
@@ -84,14 +84,14 @@ fn occurrences(haystack: &str, needle: &str, whole: bool) -> Vec<(usize, usize)>
         .collect()
 }
 
-fn covered(out: &Scrubbed, start: usize, end: usize) -> bool {
-    let mut pos = start;
-    for r in &out.redactions {
-        if r.start <= pos && r.end > pos {
-            pos = r.end;
-        }
-    }
-    pos >= end
+/// Every letter and digit of `start..end` lies inside a redaction (a
+/// separator left between two redactions, as in `[IMSI]-[IMSI]` for an
+/// IMSI range, reveals nothing).
+fn covered(out: &Scrubbed, text: &str, start: usize, end: usize) -> bool {
+    text[start..end].char_indices().all(|(i, c)| {
+        let at = start + i;
+        !c.is_alphanumeric() || out.redactions.iter().any(|r| r.start <= at && at < r.end)
+    })
 }
 
 fn touched(out: &Scrubbed, start: usize, end: usize) -> bool {
@@ -169,7 +169,7 @@ fn run_set(path: &str, verbose: bool) -> Result<Tally, String> {
                 && if kind == "any" {
                     !out.text.contains(needle.as_str())
                 } else {
-                    occ.iter().all(|&(s, e)| covered(&out, s, e))
+                    occ.iter().all(|&(s, e)| covered(&out, &case.text, s, e))
                 };
             let entry = t.per_kind.entry(kind.clone()).or_default();
             entry.1 += 1;

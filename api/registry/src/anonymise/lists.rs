@@ -46,6 +46,7 @@ const PLMN_CODES: &str = include_str!("../../data/plmn-codes.txt");
 const TECHNICAL_TERMS: &str = include_str!("../../data/technical-terms.txt");
 const COUNTRIES: &str = include_str!("../../data/countries.txt");
 const PLACE_NAMES: &str = include_str!("../../data/place-names.txt");
+const ENGLISH_WORDS: &str = include_str!("../../data/english-words.txt");
 
 /// Lines of a list file, without comments and blank lines, with the
 /// optional `\tw` flag ("also an ordinary English word") split off.
@@ -77,6 +78,10 @@ static GIVEN: LazyLock<NameSet> = LazyLock::new(|| NameSet::new(GIVEN_NAMES));
 /// Surnames: value is true when the surname is also an English word
 /// ("doe", "call", "server").
 static SURNAME: LazyLock<NameSet> = LazyLock::new(|| NameSet::new(SURNAMES));
+
+/// Lower-case English words: an unknown capitalised word that is one
+/// ("Because", "Northern") is not an unknown name.
+static ENGLISH: LazyLock<NameSet> = LazyLock::new(|| NameSet::new(ENGLISH_WORDS));
 
 fn fnv(bytes: &[u8]) -> u64 {
     let mut h = Fnv::default();
@@ -166,6 +171,11 @@ pub(crate) fn surname(folded: &str) -> Option<bool> {
     lookup(&SURNAME, folded)
 }
 
+/// An ordinary English word (folded).
+pub(crate) fn is_english_word(folded: &str) -> bool {
+    ENGLISH.get(folded).is_some()
+}
+
 /// A 3GPP/IETF/IT term ("mme", "s1-mme", "vlan").
 pub(crate) fn is_technical(folded: &str) -> bool {
     TECH.contains(folded)
@@ -201,6 +211,7 @@ pub(crate) fn world_operators() -> impl Iterator<Item = (&'static str, bool)> {
 pub(crate) fn warm_up() {
     LazyLock::force(&GIVEN);
     LazyLock::force(&SURNAME);
+    LazyLock::force(&ENGLISH);
     LazyLock::force(&TECH);
     LazyLock::force(&COUNTRY);
     LazyLock::force(&PLACE);

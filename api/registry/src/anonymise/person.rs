@@ -980,7 +980,12 @@ pub(crate) fn untitled(text: &str, folded: &str, starts: &[usize], found: &mut F
         let Some(first_is_word) = given(first_folded) else {
             // Not in the lists: still a person right after "named", or after
             // "called" when "who" follows ("called Lindiwe, who ...").
-            if let Some(end) = cued_unknown_name(text, folded, start) {
+            // Or before a known surname that is not also a word ("Sjur
+            // Haugland", "Tunde Adeyemi"): given-name lists are never
+            // complete.
+            let end = cued_unknown_name(text, folded, start)
+                .or_else(|| unknown_then_surname(text, folded, start, word));
+            if let Some(end) = end {
                 found.redact(start, end, RedactionKind::Person, Tier::Weak);
                 pos = pos.max(end);
             }
@@ -1025,9 +1030,18 @@ pub(crate) fn untitled(text: &str, folded: &str, starts: &[usize], found: &mut F
             }
             let sur = super::lists::surname(f);
             let giv = given(f);
-            if sur.is_none() && giv.is_none() {
+            // After a given name that is not a word, an unknown capitalised
+            // word is taken as the surname ("Ahmad Faizal"): surname lists
+            // are never complete either.
+            let unknown_surname = words == 1
+                && !first_is_word
+                && !super::lists::is_place_like(first_folded)
+                && name_shaped(w)
+                && !super::lists::is_english_word(f);
+            if sur.is_none() && giv.is_none() && !unknown_surname {
                 break;
             }
+            strong_surname |= unknown_surname;
             strong_surname |= sur == Some(false) || giv == Some(false);
             words += 1;
             particles = 0;
@@ -1049,6 +1063,37 @@ pub(crate) fn untitled(text: &str, folded: &str, starts: &[usize], found: &mut F
             pos = pos.max(end);
         }
     }
+}
+
+/// A word of letters only (apostrophes and hyphens inside), at least three.
+fn name_shaped(word: &str) -> bool {
+    let bare = strip_possessive(word);
+    bare.chars().count() >= 3
+        && bare
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-'))
+}
+
+/// An unknown capitalised word followed by a known surname that is not an
+/// English word: returns the end of the surname.
+fn unknown_then_surname(text: &str, folded: &str, start: usize, word: &str) -> Option<usize> {
+    let bare = strip_possessive(word);
+    let first = folded.get(start..start + bare.len())?;
+    if bare.len() != word.len()
+        || !name_shaped(word)
+        || not_name_word(first)
+        || super::lists::is_english_word(first)
+        || super::lists::is_place_like(first)
+        || PLACE_PREFIXES.contains(&first)
+        || previous_word_is_place_prefix(text, folded, start)
+    {
+        return None;
+    }
+    let (w, f, _, w_start, _) = following(text, folded, start + word.len())?;
+    if !title_case(w) || not_name_word(f) || super::lists::surname(f) != Some(false) {
+        return None;
+    }
+    Some(w_start + strip_possessive(w).len())
 }
 
 /// A capitalised word (and a second one) that the lists do not know, right

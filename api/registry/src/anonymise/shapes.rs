@@ -56,6 +56,7 @@ pub(crate) fn detect(scan: Scan<'_>, first: bool, found: &mut Found) {
     asns(scan, found);
     plmns(scan, &triggers, found);
     circuits(scan, &triggers, found);
+    references(scan, &triggers, found);
     coordinates(scan, &triggers, found);
     addresses(scan, &triggers, found);
     ranges(scan, found);
@@ -74,6 +75,7 @@ enum Family {
     Plmn,
     Street,
     Germanic,
+    Reference,
 }
 
 /// Folded trigger words. One automaton pass over the folded text tells
@@ -139,6 +141,11 @@ const TRIGGER_WORDS: &[(&str, Family)] = &[
     ("hplmn", Family::Plmn),
     ("vplmn", Family::Plmn),
     ("hni", Family::Plmn),
+    ("police", Family::Reference),
+    ("crime", Family::Reference),
+    ("court", Family::Reference),
+    ("pv", Family::Reference),
+    ("procès-verbal", Family::Reference),
     ("street", Family::Street),
     ("st.", Family::Street),
     ("road", Family::Street),
@@ -1094,6 +1101,31 @@ fn circuits(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
         if digits >= 3 && !token.starts_with('[') {
             let start = offset + m.start();
             found.redact(start, start + token.len(), K::Circuit, Tier::Strong);
+        }
+    }
+}
+
+// ---------------------------------------------- official references ----
+
+regex!(
+    REFERENCE,
+    r"(?i)^(?:police|crime|court)\s+(?:report|reference|ref\.?|case|file)(?:\s+(?:no\.?|number|\#))?\s*[:\#]?\s*([A-Z0-9][A-Z0-9/\-.]{2,30}[0-9])|^(?:PV|procès-verbal)(?:\s+(?:n°|no\.?))?\s*[:\#]?\s*(\d[\d/\-.]{2,30}\d)"
+);
+
+/// Police, court and official report numbers ("police report 2024-118733",
+/// "PV 2024/118"): they identify the incident in public records.
+fn references(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
+    for (offset, window) in triggers.windows(scan.text, Family::Reference) {
+        if let Some(caps) = REFERENCE.captures(window)
+            && let Some(m) = caps.get(1).or_else(|| caps.get(2))
+            && m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 3
+        {
+            found.redact(
+                offset + m.start(),
+                offset + m.end(),
+                K::Ticket,
+                Tier::Strong,
+            );
         }
     }
 }

@@ -843,3 +843,11 @@ fn allow_list_keeps_false_positives_but_never_member_names() {
     assert!(again.redactions.is_empty());
     assert!(AllowList::empty().is_empty());
 }
+
+#[test]
+fn official_references() {
+    let text = "Police reference PV 2024/118 and police report 2024-118733 were filed.";
+    let out = scrub(text);
+    assert_redacted(&out, text, "2024/118", RedactionKind::Ticket);
+    assert_redacted(&out, text, "2024-118733", RedactionKind::Ticket);
+}
