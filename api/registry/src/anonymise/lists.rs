@@ -36,7 +36,13 @@ impl Hasher for Fnv {
 }
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+
+/// A hash set of a fixed word list (for lists long enough that a linear
+/// scan per token shows in the profile).
+pub(crate) fn word_set(words: &[&'static str]) -> FastSet<&'static str> {
+    words.iter().copied().collect()
+}
 
 const GIVEN_NAMES: &str = include_str!("../../data/names/given-names.txt");
 const SURNAMES: &str = include_str!("../../data/names/surnames.txt");

@@ -21,6 +21,7 @@
 
 use std::sync::LazyLock;
 
+use super::lists::FastSet;
 use super::{Found, RedactionKind, Tier};
 
 /// Titles that introduce a name (case-sensitive, optional trailing `.`).
@@ -904,12 +905,20 @@ const PLACE_PREFIXES: &[&str] = &[
     "le", "los", "las", "el", "bad", "den", "sankt",
 ];
 
+/// The folded stop words, role words (and plurals) and the words of
+/// [`NOT_NAME_WORDS`], as one set.
+static NOT_NAME_SET: LazyLock<FastSet<String>> = LazyLock::new(|| {
+    let mut set: FastSet<String> = NOT_NAME_WORDS.iter().map(|w| w.to_string()).collect();
+    set.extend(STOP_WORDS.iter().map(|w| w.to_lowercase()));
+    set.extend(ROLES.iter().map(|w| w.to_string()));
+    set.extend(ROLES.iter().map(|w| format!("{w}s")));
+    set
+});
+
 fn not_name_word(folded: &str) -> bool {
-    NOT_NAME_WORDS.contains(&folded)
+    NOT_NAME_SET.contains(folded)
         || super::lists::is_technical(folded)
         || super::lists::is_country_or_suffix(folded)
-        || STOP_WORDS.iter().any(|w| w.eq_ignore_ascii_case(folded))
-        || is_role_word(folded)
 }
 
 /// Given-name look-up, including hyphenated given names ("Marc-André",

@@ -538,6 +538,13 @@ const NUMBERED: &[&str] = &[
     "cause", "code", "error", "err", "rc", "status",
 ];
 
+static NUMBERED_SET: LazyLock<lists::FastSet<&'static str>> =
+    LazyLock::new(|| lists::word_set(NUMBERED));
+static ELEMENT_SET: LazyLock<lists::FastSet<&'static str>> =
+    LazyLock::new(|| lists::word_set(ELEMENT_WORDS));
+static FILE_EXTENSION_SET: LazyLock<lists::FastSet<&'static str>> =
+    LazyLock::new(|| lists::word_set(FILE_EXTENSIONS));
+
 fn is_year(seg: &str) -> bool {
     seg.len() == 4 && (seg.starts_with("19") || seg.starts_with("20"))
 }
@@ -548,7 +555,7 @@ fn technical_segment(seg: &str) -> bool {
     if seg.len() <= 1 || seg.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
-    if lists::is_technical(seg) || NUMBERED.contains(&seg) {
+    if lists::is_technical(seg) || NUMBERED_SET.contains(seg) {
         return true;
     }
     // Glued number: ru50, s6a, n26, af41, r15, rel16.
@@ -557,7 +564,9 @@ fn technical_segment(seg: &str) -> bool {
         let (word, rest) = seg.split_at(letters);
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let tail = &rest[digits..];
-        if digits > 0 && tail.len() <= 1 && (NUMBERED.contains(&word) || lists::is_technical(word))
+        if digits > 0
+            && tail.len() <= 1
+            && (NUMBERED_SET.contains(word) || lists::is_technical(word))
         {
             return true;
         }
@@ -596,20 +605,20 @@ fn is_host_shape(token: &str, folded: &str) -> bool {
     if cloud_region(folded) {
         return false;
     }
-    let labels: Vec<&str> = folded.split('.').collect();
-    if labels.len() > 1 {
-        return dotted_host(&labels);
+    if folded.contains('.') {
+        return dotted_host(folded);
     }
-    let segments: Vec<&str> = folded.split('-').collect();
-    if segments.len() == 1 {
+    let count = folded.split('-').count();
+    if count == 1 {
         return single_host(folded);
     }
-    let last = segments[segments.len() - 1];
+    let first = folded.split('-').next().unwrap_or("");
+    let last = folded.rsplit('-').next().unwrap_or("");
     // `stp-lag-a`: three lower-case segments ending in a one- or
     // two-character code is how elements are named, even when the words
     // happen to be technical terms.
-    let element_pattern = !has_upper && segments.len() >= 3 && last.len() <= 2;
-    if !element_pattern && segments.iter().all(|s| technical_segment(s)) {
+    let element_pattern = !has_upper && count >= 3 && last.len() <= 2;
+    if !element_pattern && folded.split('-').all(technical_segment) {
         return false;
     }
     if is_year(last) {
@@ -617,16 +626,16 @@ fn is_host_shape(token: &str, folded: &str) -> bool {
     }
     let has_digit = folded.bytes().any(|b| b.is_ascii_digit());
     let short_tail = last.len() <= 2;
-    if !(has_digit || segments.len() >= 3 || short_tail) {
+    if !(has_digit || count >= 3 || short_tail) {
         return false;
     }
+    let segments = [first];
     // Two English-looking words ("follow-up", "re-run") carry no digit and
     // no one-letter tail; three or more words without a digit
     // ("end-to-end", "state-of-the-art", "I-HEARD-YOU") neither.
     if !has_digit {
         let tail_is_code = last.len() <= 2 && segments[0].len() <= 6;
-        let element_first =
-            ELEMENT_WORDS.contains(&segments[0]) || lists::is_technical(segments[0]);
+        let element_first = ELEMENT_SET.contains(segments[0]) || lists::is_technical(segments[0]);
         if !(tail_is_code && element_first) {
             return false;
         }
@@ -697,8 +706,8 @@ fn single_host(folded: &str) -> bool {
         return false;
     }
     let word = &folded[..letters];
-    let element = ELEMENT_WORDS.contains(&word);
-    if NUMBERED.contains(&word) || (lists::is_technical(word) && digits < 2 && !element) {
+    let element = ELEMENT_SET.contains(word);
+    if NUMBERED_SET.contains(word) || (lists::is_technical(word) && digits < 2 && !element) {
         return false;
     }
     digits >= 2 || element
@@ -706,12 +715,22 @@ fn single_host(folded: &str) -> bool {
 
 /// `cscf01.par`, `cr2.par3`, `scscf-b.lyo`, `ntp1.core`: a first label that
 /// is itself element-shaped, then short lower-case labels.
-fn dotted_host(labels: &[&str]) -> bool {
+fn dotted_host(folded: &str) -> bool {
+    let mut buf = [""; 8];
+    let mut n = 0;
+    for label in folded.split('.') {
+        if n == buf.len() {
+            return false;
+        }
+        buf[n] = label;
+        n += 1;
+    }
+    let labels = &buf[..n];
     if labels.iter().any(|l| l.is_empty()) {
         return false;
     }
     let last = labels[labels.len() - 1];
-    if FILE_EXTENSIONS.contains(&last) || last.bytes().all(|b| b.is_ascii_digit()) {
+    if FILE_EXTENSION_SET.contains(last) || last.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     let first = labels[0];
@@ -1171,7 +1190,12 @@ fn coordinates(scan: Scan<'_>, triggers: &Triggers, found: &mut Found) {
             found.redact(s, e, K::Gps, Tier::Strong);
         }
     }
-    for caps in DECIMAL_PAIR.captures_iter(&scan.tech.text) {
+    let decimals =
+        scan.tech.text.as_bytes().windows(5).filter(|w| {
+            w[0].is_ascii_digit() && w[1] == b'.' && w[2..].iter().all(u8::is_ascii_digit)
+        });
+    let pair = decimals.take(2).count() == 2;
+    for caps in DECIMAL_PAIR.captures_iter(if pair { &scan.tech.text } else { "" }) {
         let (Some(m), Some(lat), Some(lon)) = (caps.get(0), caps.get(1), caps.get(4)) else {
             continue;
         };
@@ -1329,14 +1353,9 @@ fn trim_address(text: &str, start: usize, end: usize) -> usize {
 // ------------------------------------------------------------- ranges ----
 
 regex!(WILDCARD, r"(?-u:\b)(\+?)(\d{4,14})([xX*#]{2,11})(?-u:\b)");
-regex!(RANGE_START, "(\\+?\\d[\\d\\ ]{7,18}\\d)\\n\\x01");
 regex!(
     RANGE_END,
     r"^[\ \t]*(?:to|through|until)[\ \t]+(\+?\d[\d\ ]{7,18}\d)(?-u:\b)"
-);
-regex!(
-    NUMBER_RANGE,
-    r"(\+?\d[\d\ ]{7,18}\d)\s*(?:to|through|until|-|–|—)\s*(\+?\d[\d\ ]{7,18}\d)"
 );
 
 /// Group lengths of a spaced number: "98200 00000" -> [5, 5].
@@ -1396,38 +1415,83 @@ fn ranges(scan: Scan<'_>, found: &mut Found) {
     // numbering range. Thousands groupings ("100 000 000 to 125 000 000")
     // are counts and are left to the count rules. Both numbers are
     // technical zones: "X-Y" is one zone, "X to Y" two consecutive ones.
+    // Parsed by hand: the equivalent regexes (bounded repetitions of digit
+    // groups) are slow to search.
     if !has_long_number(compact) {
         return;
     }
-    for caps in NUMBER_RANGE.captures_iter(compact) {
-        let (Some(a), Some(b)) = (caps.get(1), caps.get(2)) else {
+    let numbers = spaced_numbers(compact);
+    let mut to_words: Option<bool> = None;
+    for (k, &(a_start, a_end)) in numbers.iter().enumerate() {
+        let Some(a) = scan.tech.span(a_start, a_end) else {
             continue;
         };
-        let (Some(a), Some(b)) = (
-            scan.tech.span(a.start(), a.end()),
-            scan.tech.span(b.start(), b.end()),
-        ) else {
-            continue;
-        };
-        range_pair(text, a, b, found);
-    }
-    if !text.contains(" to ") && !text.contains(" through ") && !text.contains(" until ") {
-        return;
-    }
-    for m in RANGE_START.find_iter(&scan.tech.text) {
-        let Some(a) = scan.tech.span(m.start(), m.end() - 2) else {
-            continue;
-        };
-        let window_end = (a.1 + 48).min(text.len());
-        let Some(after) = text.get(a.1..window_end).or_else(|| text.get(a.1..)) else {
-            continue;
-        };
-        if let Some(caps) = RANGE_END.captures(after)
-            && let Some(b) = caps.get(1)
+        // Same zone: "X-Y", "X - Y", "X – Y".
+        if let Some(&(b_start, b_end)) = numbers.get(k + 1) {
+            let between = compact.get(a_end..b_start).unwrap_or("");
+            if matches!(between.trim_matches(' '), "-" | "–" | "—")
+                && let Some(b) = scan.tech.span(b_start, b_end)
+            {
+                range_pair(text, a, b, found);
+                continue;
+            }
+        }
+        // Zone end, then "to", "through" or "until" and the next zone.
+        if compact[a_end..].starts_with("\n\u{1}")
+            && *to_words.get_or_insert_with(|| {
+                text.contains(" to ") || text.contains(" through ") || text.contains(" until ")
+            })
         {
-            range_pair(text, a, (a.1 + b.start(), a.1 + b.end()), found);
+            let window_end = (a.1 + 48).min(text.len());
+            let Some(after) = text.get(a.1..window_end).or_else(|| text.get(a.1..)) else {
+                continue;
+            };
+            let connector = [" to ", " through ", " until "]
+                .iter()
+                .any(|w| after.trim_start_matches('\t').starts_with(w));
+            if connector
+                && let Some(caps) = RANGE_END.captures(after)
+                && let Some(b) = caps.get(1)
+            {
+                range_pair(text, a, (a.1 + b.start(), a.1 + b.end()), found);
+            }
         }
     }
+}
+
+/// Runs of digit groups separated by single spaces, optionally led by `+`,
+/// with at least two groups or nine digits: `(start, end)` in `compact`.
+fn spaced_numbers(compact: &str) -> Vec<(usize, usize)> {
+    let b = compact.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let glued = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
+        let plus = b[i] == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if glued || !(b[i].is_ascii_digit() || plus) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += usize::from(plus);
+        let mut end = i;
+        loop {
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            end = end.max(i);
+            if i + 1 < b.len() && b[i] == b' ' && b[i + 1].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        if end > start && !b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            out.push((start, end));
+        }
+        i = end.max(start + 1);
+    }
+    out
 }
 
 /// A range `a..b` of two numbers of the same grouping.

@@ -246,12 +246,15 @@ const NOT_OPERATOR_WORDS: &[&str] = &[
     "secure",
 ];
 
+static NOT_OPERATOR_SET: LazyLock<lists::FastSet<&'static str>> =
+    LazyLock::new(|| lists::word_set(NOT_OPERATOR_WORDS));
+
 fn generic_operators(scan: Scan<'_>, found: &mut Found) {
     let Some(re) = GENERIC.as_ref() else { return };
     let (text, folded) = (scan.text, scan.folded);
     let usable = |start: usize, end: usize| {
         let word = folded.get(start..end).unwrap_or("");
-        !NOT_OPERATOR_WORDS.contains(&word) && !lists::is_technical(word)
+        !NOT_OPERATOR_SET.contains(word) && !lists::is_technical(word)
     };
     for m in re.find_iter(text) {
         let Some(first) = capitalised_word_before(text, m.start()) else {
