@@ -269,7 +269,11 @@ impl Scrubbed {
 /// or clone it (the compiled automaton is reference-counted).
 #[derive(Debug, Clone)]
 pub struct Anonymiser {
+    /// Member names, then the words that introduce persons, then the
+    /// trigger words of the phrase detectors (one automaton, one pass).
     operators: NameMatcher,
+    /// Number of person-introducing keywords.
+    intros: usize,
 }
 
 /// A filer's own sensitive terms (site, project and system names), compiled
@@ -369,8 +373,17 @@ impl Anonymiser {
     /// Compiles the names and aliases of every member operator. The same
     /// filtering as for [`SensitiveTerms::new`] applies.
     pub fn new(operator_names: &[String]) -> Anonymiser {
+        let mut keywords = person::intro_keywords();
+        let intros = keywords.len();
+        let (triggers, suffix_from) = shapes::trigger_keywords();
+        keywords.extend(triggers);
         Anonymiser {
-            operators: NameMatcher::with_keywords(operator_names, &person::intro_keywords()),
+            operators: NameMatcher::with_keyword_suffixes(
+                operator_names,
+                &keywords,
+                intros + suffix_from,
+            ),
+            intros,
         }
     }
 
@@ -464,17 +477,26 @@ impl Anonymiser {
         detect::mobile_ids(scan, found);
         detect::tickets(scan, found);
         detect::keyworded(scan, found);
-        shapes::detect(scan, first, found);
         let intros = &mut work.intros;
         intros.clear();
+        let trigger_hits = &mut work.triggers;
+        trigger_hits.clear();
+        let intro_count = self.intros;
         self.operators.find(
             text,
             scan.folded,
             |s, e| found.redact_locked(s, e, RedactionKind::Operator, Tier::Strong),
-            |i, s, e| intros.push((i, s, e)),
+            |i, s, e| {
+                if i < intro_count {
+                    intros.push((i, s, e));
+                } else {
+                    trigger_hits.push((i - intro_count, s, e));
+                }
+            },
         );
         word_starts(text, scan.bounded, &mut work.starts);
         let starts = &work.starts;
+        shapes::detect(scan, trigger_hits, first, found);
         world::operators(scan, starts, found);
         person::persons(text, intros, found);
         person::untitled(text, scan.folded, starts, found);
@@ -570,6 +592,7 @@ struct Work {
     protected: Vec<(usize, usize)>,
     allowed: Vec<(usize, usize)>,
     starts: Vec<usize>,
+    triggers: Vec<(usize, usize, usize)>,
 }
 
 /// Offsets of the words that start with a capital letter or a digit (not

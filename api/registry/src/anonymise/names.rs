@@ -28,6 +28,9 @@ pub(crate) struct NameMatcher {
     engine: Engine,
     /// Patterns `0..names` are name variants; the rest are keywords.
     names: usize,
+    /// Keywords from this index on are word endings ("straße" in
+    /// "Hauptstraße"): only their right boundary is checked.
+    suffix_from: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,16 @@ impl NameMatcher {
 
     /// `keywords` must already be folded (lower case).
     pub(crate) fn with_keywords(names: &[String], keywords: &[&str]) -> Self {
+        Self::with_keyword_suffixes(names, keywords, usize::MAX)
+    }
+
+    /// Like [`NameMatcher::with_keywords`]; keywords from index
+    /// `suffix_from` on only need to end a word.
+    pub(crate) fn with_keyword_suffixes(
+        names: &[String],
+        keywords: &[&str],
+        suffix_from: usize,
+    ) -> Self {
         let mut set = BTreeSet::new();
         for name in names {
             add_variants(name, &mut set);
@@ -73,13 +86,18 @@ impl NameMatcher {
                 Err(_) => Engine::Naive(patterns),
             }
         };
-        NameMatcher { engine, names }
+        NameMatcher {
+            engine,
+            names,
+            suffix_from,
+        }
     }
 
     pub(crate) fn empty() -> Self {
         NameMatcher {
             engine: Engine::Empty,
             names: 0,
+            suffix_from: usize::MAX,
         }
     }
 
@@ -104,7 +122,13 @@ impl NameMatcher {
         mut on_keyword: impl FnMut(usize, usize, usize),
     ) {
         let mut report = |id: usize, start: usize, end: usize| {
-            if whole_word(text, start, end) {
+            let suffix = id >= self.names && id - self.names >= self.suffix_from;
+            let ok = if suffix {
+                ends_word(text, start, end)
+            } else {
+                whole_word(text, start, end)
+            };
+            if ok {
                 if id < self.names {
                     on_name(start, end);
                 } else {
@@ -137,6 +161,14 @@ fn glued(adjacent: Option<char>, edge: Option<char>) -> bool {
         (Some(a), Some(e)) => {
             (a.is_alphabetic() && e.is_alphabetic()) || (a.is_numeric() && e.is_numeric())
         }
+        _ => false,
+    }
+}
+
+/// The match ends a word (whatever comes before it).
+fn ends_word(text: &str, start: usize, end: usize) -> bool {
+    match (text.get(start..end), text.get(end..)) {
+        (Some(inner), Some(after)) => !glued(after.chars().next(), inner.chars().next_back()),
         _ => false,
     }
 }

@@ -1087,19 +1087,24 @@ fn name_shaped(word: &str) -> bool {
 /// English word: returns the end of the surname.
 fn unknown_then_surname(text: &str, folded: &str, start: usize, word: &str) -> Option<usize> {
     let bare = strip_possessive(word);
-    let first = folded.get(start..start + bare.len())?;
-    if bare.len() != word.len()
-        || !name_shaped(word)
-        || not_name_word(first)
-        || super::lists::is_english_word(first)
-        || super::lists::is_place_like(first)
-        || PLACE_PREFIXES.contains(&first)
-        || previous_word_is_place_prefix(text, folded, start)
-    {
+    if bare.len() != word.len() || !name_shaped(word) {
         return None;
     }
+    // The cheap test first: most capitalised words are not followed by
+    // another one.
     let (w, f, _, w_start, _) = following(text, folded, start + word.len())?;
-    if !title_case(w) || not_name_word(f) || super::lists::surname(f) != Some(false) {
+    if !title_case(w) {
+        return None;
+    }
+    let first = folded.get(start..start + bare.len())?;
+    if not_name_word(first)
+        || not_name_word(f)
+        || PLACE_PREFIXES.contains(&first)
+        || super::lists::surname(f) != Some(false)
+        || super::lists::is_english_word(first)
+        || super::lists::is_place_like(first)
+        || previous_word_is_place_prefix(text, folded, start)
+    {
         return None;
     }
     Some(w_start + strip_possessive(w).len())

@@ -26,7 +26,6 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::context::{continues_from_left, continues_number, next_token};
@@ -47,8 +46,13 @@ macro_rules! regex {
 /// to names starting with a letter), and a token that touches a
 /// placeholder never has their shape (it holds `[` or `]`), so the
 /// re-check of the rendered text cannot find new ones and skips them.
-pub(crate) fn detect(scan: Scan<'_>, first: bool, found: &mut Found) {
-    let triggers = Triggers::find(scan);
+pub(crate) fn detect(
+    scan: Scan<'_>,
+    trigger_hits: &[(usize, usize, usize)],
+    first: bool,
+    found: &mut Found,
+) {
+    let triggers = Triggers::from_hits(trigger_hits);
     if first {
         tokens(scan, found);
     }
@@ -226,65 +230,55 @@ const TRIGGER_WORDS: &[(&str, Family)] = &[
     ("nábř.", Family::Germanic),
 ];
 
-/// Trigger words anchored at word starts (searched in the bounded text),
-/// except the Germanic street suffixes, which end words ("Hauptstraße").
-static TRIGGERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(TRIGGER_WORDS.iter().map(|(w, family)| {
-            if *family == Family::Germanic && !w.starts_with(' ') && !w.ends_with('.') {
-                w.to_string()
-            } else {
-                format!(" {}", w.trim_start())
-            }
-        }))
-        .ok()
+/// Is this trigger a word ending ("straße" in "Hauptstraße") rather than
+/// a word?
+fn is_suffix(word: &str, family: Family) -> bool {
+    family == Family::Germanic
+        && !word.starts_with(' ')
+        && !matches!(word, "ul." | "al." | "pl." | "os." | "nám." | "nábř.")
+}
+
+/// The trigger words, folded and trimmed, words first and word endings
+/// last, for the member-name automaton (one pass over the text finds
+/// member names, the words that introduce persons and these triggers), and
+/// the index of the first word ending.
+pub(crate) fn trigger_keywords() -> (Vec<&'static str>, usize) {
+    let words = TRIGGER_WORDS
+        .iter()
+        .filter(|(w, f)| !is_suffix(w, *f))
+        .map(|(w, _)| w.trim());
+    let suffixes = TRIGGER_WORDS
+        .iter()
+        .filter(|(w, f)| is_suffix(w, *f))
+        .map(|(w, _)| w.trim());
+    let mut all: Vec<&'static str> = words.collect();
+    let suffix_from = all.len();
+    all.extend(suffixes);
+    (all, suffix_from)
+}
+
+/// The family of each entry of [`trigger_keywords`], in the same order.
+static TRIGGER_FAMILIES: LazyLock<Vec<Family>> = LazyLock::new(|| {
+    let words = TRIGGER_WORDS.iter().filter(|(w, f)| !is_suffix(w, *f));
+    let suffixes = TRIGGER_WORDS.iter().filter(|(w, f)| is_suffix(w, *f));
+    words.chain(suffixes).map(|&(_, f)| f).collect()
 });
 
 /// Which families can match, and where their whole-word keywords start.
 #[derive(Debug, Default)]
 struct Triggers {
-    families: u8,
     keywords: Vec<(Family, usize)>,
 }
 
 impl Triggers {
-    fn find(scan: Scan<'_>) -> Triggers {
+    /// From the trigger hits of the member-name automaton: `(index into
+    /// trigger_keywords, start, end)`, boundaries already checked.
+    fn from_hits(hits: &[(usize, usize, usize)]) -> Triggers {
         let mut t = Triggers::default();
-        let Some(ac) = TRIGGERS.as_ref() else {
-            // Cannot happen (the patterns are fixed); run everything.
-            t.families = u8::MAX;
-            return t;
-        };
-        for m in ac.find_iter(scan.bounded) {
-            let Some(&(word, family)) = TRIGGER_WORDS.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            // Bounded offsets are text offsets + 1; anchored patterns
-            // carry a leading space, so their match starts at the word.
-            let suffix =
-                family == Family::Germanic && !word.starts_with(' ') && !word.ends_with('.');
-            let start = if suffix {
-                m.start().saturating_sub(1)
-            } else {
-                m.start()
-            };
-            let end = m.end() - 1;
-            let text = scan.text;
-            let right_boundary =
-                !super::context::char_at(text, end).is_some_and(char::is_alphanumeric);
-            let counts = match family {
-                // "Hauptstraße 5", "Unter den Linden 12": suffixes and
-                // particles end a word.
-                Family::Germanic => word.ends_with(' ') || right_boundary,
-                _ => right_boundary || word.ends_with('.'),
-            };
-            if !counts {
-                continue;
+        for &(index, start, _) in hits {
+            if let Some(&family) = TRIGGER_FAMILIES.get(index) {
+                t.keywords.push((family, start));
             }
-            t.families |= 1 << family as u8;
-            t.keywords.push((family, start));
         }
         t.keywords.sort_unstable_by_key(|&(_, s)| s);
         t.keywords.dedup_by_key(|&mut (f, s)| (f as u8, s));
