@@ -701,7 +701,10 @@ fn single_host(folded: &str) -> bool {
     }
     let word = &folded[..letters];
     let element = ELEMENT_SET.contains(word);
-    if NUMBERED_SET.contains(word) || (lists::is_technical(word) && digits < 2 && !element) {
+    // `dns01`, `ntp10` are elements (`dns64` is in the vocabulary).
+    if (NUMBERED_SET.contains(word) && !element)
+        || (lists::is_technical(word) && digits < 2 && !element)
+    {
         return false;
     }
     digits >= 2 || element
