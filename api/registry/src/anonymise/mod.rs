@@ -9,9 +9,24 @@
 //! * **Typed placeholders.** Each identifier is replaced by the placeholder of
 //!   its class (`[PHONE]`, `[IMSI]`, `[IMEI]`, `[ICCID]`, `[IP]`, `[MAC]`,
 //!   `[EMAIL]`, `[URL]`, `[HOST]`, `[TICKET]`, `[PERSON]`, `[OPERATOR]`,
-//!   `[TERM]`), and every replacement is reported as a [`Redaction`] with
+//!   `[TERM]`, `[ACCOUNT]`, `[PLMN]`, `[ASN]`, `[CIRCUIT]`, `[ADDRESS]`,
+//!   `[GPS]`), and every replacement is reported as a [`Redaction`] with
 //!   byte offsets into the *original* text, so the filer can preview exactly
 //!   what others will see.
+//! * **Identifiers without a fixed syntax** are recognised by shape and
+//!   context: element and host names without a domain (`mme-lon-3`,
+//!   `cscf01.par`, `RTR-PAR-CORE-01`) unless they are 3GPP vocabulary
+//!   (`S1-MME`, `P-CSCF`, `Iu-PS`); service and user accounts; person names
+//!   from given-name and surname lists (US Census 1990, Faker locales) with
+//!   capitalisation and context, not only after a title or role; operators
+//!   that are not members (Debian's mobile-broadband-provider-info list and
+//!   a supplement); AS numbers, MCC-MNC codes, circuit ids, postal
+//!   addresses, coordinates, ranges of IMSIs and MSISDNs. The word lists are
+//!   compiled into the binary and parsed once per process
+//!   ([`Anonymiser::warm_up`]).
+//! * **The filer's allow-list** ([`AllowList`]) keeps the filer's confirmed
+//!   false positives, of any class except member names and the filer's own
+//!   sensitive terms: a filer can never un-redact another member.
 //! * **Names of every member.** Operator names and aliases of *all* members
 //!   (not only the filer) are redacted, case-insensitively, as whole words
 //!   (`Orange` is not found inside `orangery`, but is in `Orange's`,
@@ -21,10 +36,10 @@
 //!   and a scrubber cannot tell the colour from the company.
 //! * **The filer's sensitive terms** (site, project and system names) follow
 //!   the same matching rules and become `[TERM]`.
-//! * **Technical content survives:** emergency numbers, 3GPP and other
-//!   specification references, protocol and cause codes, software versions
-//!   and build numbers, dates, times of day, durations, percentages and
-//!   counts.
+//! * **Technical content survives:** 3GPP interface and function names,
+//!   emergency numbers, 3GPP and other specification references, protocol
+//!   and cause codes, releases, software versions and build numbers, dates,
+//!   times of day, durations, percentages and counts.
 //! * **Deterministic and idempotent.** Overlapping matches are resolved by
 //!   strength tier, then length, then position. Placeholders are never
 //!   matched again, and the output is re-checked until it is a fixed point,
