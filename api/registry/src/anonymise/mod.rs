@@ -509,8 +509,7 @@ impl Anonymiser {
                 }
             },
         );
-        word_starts(text, scan.bounded, &mut work.starts);
-        let starts = &work.starts;
+        let starts = &work.zones.starts;
         shapes::detect(scan, trigger_hits, first, found);
         world::operators(scan, starts, found);
         person::persons(text, intros, found);
@@ -606,34 +605,7 @@ struct Work {
     intros: Vec<(usize, usize, usize)>,
     protected: Vec<(usize, usize)>,
     allowed: Vec<(usize, usize)>,
-    starts: Vec<usize>,
     triggers: Vec<(usize, usize, usize)>,
-}
-
-/// Offsets of the words that start with a capital letter or a digit (not
-/// glued to a preceding letter or digit): where operator and person names
-/// can start.
-fn word_starts(text: &str, bounded: &str, out: &mut Vec<usize>) {
-    out.clear();
-    let bytes = text.as_bytes();
-    // Byte `i + 1` of the bounded text is byte `i` of the text: a space at
-    // bounded offset `i` is whitespace or punctuation just before text
-    // offset `i`.
-    for (at, (&before, &b)) in bounded.as_bytes().iter().zip(bytes).enumerate() {
-        if before != b' ' {
-            continue;
-        }
-        let capital = if b < 0x80 {
-            b.is_ascii_uppercase() || b.is_ascii_digit()
-        } else {
-            text.get(at..)
-                .and_then(|r| r.chars().next())
-                .is_some_and(char::is_uppercase)
-        };
-        if capital {
-            out.push(at);
-        }
-    }
 }
 
 /// An accepted redaction.

@@ -1221,8 +1221,14 @@ pub(crate) fn repeat_names(text: &str, starts: &[usize], found: &mut Found) {
     if words.is_empty() {
         return;
     }
-    // One pass over the capitalised words of the text.
+    // One pass over the capitalised words of the text; a cheap prefix
+    // test before reading the word.
+    let bytes = text.as_bytes();
     for &start in starts {
+        let first = bytes[start];
+        if !words.iter().any(|w| w.as_bytes()[0] == first) {
+            continue;
+        }
         let Some((word, _, _)) = word_at(text, start) else {
             continue;
         };

@@ -121,12 +121,20 @@ pub(crate) struct Zones {
     /// The same runs with up to [`LOOKBACK_TOKENS`] preceding tokens.
     pub(crate) keyed: Compact,
     pub(crate) tokens: Vec<(usize, usize, bool)>,
+    /// Offsets of the words that start with a capital letter or a digit.
+    pub(crate) starts: Vec<usize>,
     spans: Vec<(usize, usize)>,
 }
 
 const SPACE: u8 = 1;
 const MARK: u8 = 2;
 const PUNCT: u8 = 4;
+/// An ASCII capital or digit (a digit is also `MARK`).
+const CAPITAL: u8 = 8;
+/// The first byte of a multi-byte character.
+const MULTI: u8 = 16;
+/// Prose punctuation that the bounded text blanks (see [`bounded_into`]).
+const BLANK: u8 = 32;
 
 /// Byte classes: ASCII whitespace, bytes that make a token technical on
 /// their own (digits, `@`), and punctuation that may (`.`, `:`, `/`).
@@ -140,13 +148,29 @@ static CLASSES: [u8; 256] = {
     t[0x0c] = SPACE;
     let mut d = b'0';
     while d <= b'9' {
-        t[d as usize] = MARK;
+        t[d as usize] = MARK | CAPITAL;
         d += 1;
     }
-    t[b'@' as usize] = MARK;
-    t[b'.' as usize] = PUNCT;
-    t[b':' as usize] = PUNCT;
-    t[b'/' as usize] = PUNCT;
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = CAPITAL;
+        c += 1;
+    }
+    let mut m = 0xC0;
+    while m < 256 {
+        t[m] = MULTI;
+        m += 1;
+    }
+    let blanks = b"()[]{}\",;/\\|<>?*#=~`^%$@:!";
+    let mut k = 0;
+    while k < blanks.len() {
+        t[blanks[k] as usize] |= BLANK;
+        k += 1;
+    }
+    t[b'@' as usize] |= MARK;
+    t[b'.' as usize] |= PUNCT;
+    t[b':' as usize] |= PUNCT;
+    t[b'/' as usize] |= PUNCT;
     t
 };
 
@@ -219,6 +243,7 @@ impl Zones {
     pub(crate) fn build(&mut self, text: &str) {
         let bytes = text.as_bytes();
         self.tokens.clear();
+        self.starts.clear();
         let mut i = 0;
         while i < bytes.len() {
             while i < bytes.len() && CLASSES[usize::from(bytes[i])] == SPACE {
@@ -232,6 +257,19 @@ impl Zones {
                     break;
                 }
                 seen |= class;
+                // Word starts with a capital or a digit, after whitespace or
+                // prose punctuation (as in the bounded text): where operator
+                // and person names can start.
+                if class & (CAPITAL | MULTI) != 0
+                    && (i == start || CLASSES[usize::from(bytes[i - 1])] & BLANK != 0)
+                    && (class & CAPITAL != 0
+                        || text
+                            .get(i..)
+                            .and_then(|r| r.chars().next())
+                            .is_some_and(char::is_uppercase))
+                {
+                    self.starts.push(i);
+                }
                 i += 1;
             }
             if start < i {
