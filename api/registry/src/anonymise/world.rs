@@ -38,6 +38,19 @@ struct Pattern {
 struct World {
     automaton: AhoCorasick,
     patterns: Vec<Pattern>,
+    /// The first word (run of letters and digits) of every pattern: most
+    /// capitalised words of a report start no name, and a hash look-up
+    /// rules them out before the automaton runs.
+    first_words: lists::FastSet<String>,
+}
+
+/// The run of letters and digits at the start of `s`.
+fn first_word(s: &str) -> &str {
+    let end = s
+        .char_indices()
+        .find(|&(_, c)| !c.is_alphanumeric())
+        .map_or(s.len(), |(i, _)| i);
+    &s[..end]
 }
 
 /// Words after a name that show it is the operator ("Orange customers").
@@ -126,9 +139,14 @@ static WORLD: LazyLock<Option<World>> = LazyLock::new(|| {
         .kind(Some(AhoCorasickKind::ContiguousNFA))
         .build(&strings)
         .ok()?;
+    let first_words = strings
+        .iter()
+        .map(|p| first_word(p.trim_start()).to_string())
+        .collect();
     Some(World {
         automaton,
         patterns,
+        first_words,
     })
 });
 
@@ -324,7 +342,11 @@ pub(crate) fn operators(scan: Scan<'_>, starts: &[usize], found: &mut Found) {
     // scanning for every name everywhere.
     let bounded = scan.bounded.as_bytes();
     for &at in starts {
-        if bounded.get(at) != Some(&b' ') {
+        if bounded.get(at) != Some(&b' ')
+            || !world
+                .first_words
+                .contains(first_word(folded.get(at..).unwrap_or("")))
+        {
             continue;
         }
         let input = Input::new(scan.bounded)
