@@ -107,6 +107,11 @@ pub(crate) fn emails(scan: Scan<'_>, found: &mut Found) {
                 continue;
             };
             let leading_dots = m.as_str().len() - m.as_str().trim_start_matches('.').len();
+            // `eslint-scope@3.7.2` is a package and its version.
+            let domain = m.as_str().rsplit('@').next().unwrap_or("");
+            if domain.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                continue;
+            }
             found.redact(start + leading_dots, end, K::Email, Tier::Strongest);
         }
     }

@@ -9,9 +9,24 @@
 //! * **Typed placeholders.** Each identifier is replaced by the placeholder of
 //!   its class (`[PHONE]`, `[IMSI]`, `[IMEI]`, `[ICCID]`, `[IP]`, `[MAC]`,
 //!   `[EMAIL]`, `[URL]`, `[HOST]`, `[TICKET]`, `[PERSON]`, `[OPERATOR]`,
-//!   `[TERM]`), and every replacement is reported as a [`Redaction`] with
+//!   `[TERM]`, `[ACCOUNT]`, `[PLMN]`, `[ASN]`, `[CIRCUIT]`, `[ADDRESS]`,
+//!   `[GPS]`), and every replacement is reported as a [`Redaction`] with
 //!   byte offsets into the *original* text, so the filer can preview exactly
 //!   what others will see.
+//! * **Identifiers without a fixed syntax** are recognised by shape and
+//!   context: element and host names without a domain (`mme-lon-3`,
+//!   `cscf01.par`, `RTR-PAR-CORE-01`) unless they are 3GPP vocabulary
+//!   (`S1-MME`, `P-CSCF`, `Iu-PS`); service and user accounts; person names
+//!   from given-name and surname lists (US Census 1990, Faker locales) with
+//!   capitalisation and context, not only after a title or role; operators
+//!   that are not members (Debian's mobile-broadband-provider-info list and
+//!   a supplement); AS numbers, MCC-MNC codes, circuit ids, postal
+//!   addresses, coordinates, ranges of IMSIs and MSISDNs. The word lists are
+//!   compiled into the binary and parsed once per process
+//!   ([`Anonymiser::warm_up`]).
+//! * **The filer's allow-list** ([`AllowList`]) keeps the filer's confirmed
+//!   false positives, of any class except member names and the filer's own
+//!   sensitive terms: a filer can never un-redact another member.
 //! * **Names of every member.** Operator names and aliases of *all* members
 //!   (not only the filer) are redacted, case-insensitively, as whole words
 //!   (`Orange` is not found inside `orangery`, but is in `Orange's`,
@@ -21,10 +36,10 @@
 //!   and a scrubber cannot tell the colour from the company.
 //! * **The filer's sensitive terms** (site, project and system names) follow
 //!   the same matching rules and become `[TERM]`.
-//! * **Technical content survives:** emergency numbers, 3GPP and other
-//!   specification references, protocol and cause codes, software versions
-//!   and build numbers, dates, times of day, durations, percentages and
-//!   counts.
+//! * **Technical content survives:** 3GPP interface and function names,
+//!   emergency numbers, 3GPP and other specification references, protocol
+//!   and cause codes, releases, software versions and build numbers, dates,
+//!   times of day, durations, percentages and counts.
 //! * **Deterministic and idempotent.** Overlapping matches are resolved by
 //!   strength tier, then length, then position. Placeholders are never
 //!   matched again, and the output is re-checked until it is a fixed point,
@@ -53,9 +68,12 @@
 mod context;
 mod detect;
 mod keep;
+mod lists;
 mod names;
 mod person;
 mod scan;
+mod shapes;
+mod world;
 
 #[cfg(test)]
 mod proptests;
@@ -94,21 +112,36 @@ pub enum RedactionKind {
     Email,
     /// URL or SIP/tel URI.
     Url,
-    /// Host name (fully qualified domain name).
+    /// Host name: fully qualified, or a network element or site name
+    /// recognised by its shape (`mme-lon-3`, `cscf01.par`, `RTR-PAR-CORE-01`).
     Host,
     /// Ticket, case, change or work-order number.
     Ticket,
-    /// Person name introduced by a title or role.
+    /// Person name (after a title or role, or from the name lists).
     Person,
-    /// Name or alias of a member operator.
+    /// Name or alias of a member operator, or any other operator, carrier
+    /// or brand of the world list.
     Operator,
     /// One of the filer's own sensitive terms.
     Term,
+    /// Service, system or user account, user id (`svc_mediation`,
+    /// `root@host`, `CORP\\jdoe`, `user id u419273`).
+    Account,
+    /// Mobile network code: MCC-MNC pair, PLMN id, cell global id.
+    Plmn,
+    /// Autonomous system number (`AS3215`).
+    Asn,
+    /// Circuit, line or service id announced as such.
+    Circuit,
+    /// Postal address, street name or postcode.
+    Address,
+    /// Geographic coordinates.
+    Gps,
 }
 
 impl RedactionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RedactionKind; 13] = [
+    pub const ALL: [RedactionKind; 19] = [
         RedactionKind::Phone,
         RedactionKind::Imsi,
         RedactionKind::Imei,
@@ -122,6 +155,12 @@ impl RedactionKind {
         RedactionKind::Person,
         RedactionKind::Operator,
         RedactionKind::Term,
+        RedactionKind::Account,
+        RedactionKind::Plmn,
+        RedactionKind::Asn,
+        RedactionKind::Circuit,
+        RedactionKind::Address,
+        RedactionKind::Gps,
     ];
 
     /// The placeholder that replaces identifiers of this kind.
@@ -140,6 +179,12 @@ impl RedactionKind {
             RedactionKind::Person => "[PERSON]",
             RedactionKind::Operator => "[OPERATOR]",
             RedactionKind::Term => "[TERM]",
+            RedactionKind::Account => "[ACCOUNT]",
+            RedactionKind::Plmn => "[PLMN]",
+            RedactionKind::Asn => "[ASN]",
+            RedactionKind::Circuit => "[CIRCUIT]",
+            RedactionKind::Address => "[ADDRESS]",
+            RedactionKind::Gps => "[GPS]",
         }
     }
 
@@ -158,9 +203,15 @@ impl RedactionKind {
             RedactionKind::Host => 7,
             RedactionKind::Operator => 8,
             RedactionKind::Term => 9,
-            RedactionKind::Phone => 10,
-            RedactionKind::Ticket => 11,
-            RedactionKind::Person => 12,
+            RedactionKind::Gps => 10,
+            RedactionKind::Plmn => 11,
+            RedactionKind::Account => 12,
+            RedactionKind::Asn => 13,
+            RedactionKind::Circuit => 14,
+            RedactionKind::Address => 15,
+            RedactionKind::Phone => 16,
+            RedactionKind::Ticket => 17,
+            RedactionKind::Person => 18,
         }
     }
 
@@ -180,6 +231,12 @@ impl RedactionKind {
             RedactionKind::Person => "person",
             RedactionKind::Operator => "operator",
             RedactionKind::Term => "term",
+            RedactionKind::Account => "account",
+            RedactionKind::Plmn => "plmn",
+            RedactionKind::Asn => "asn",
+            RedactionKind::Circuit => "circuit",
+            RedactionKind::Address => "address",
+            RedactionKind::Gps => "gps",
         }
     }
 }
@@ -227,7 +284,11 @@ impl Scrubbed {
 /// or clone it (the compiled automaton is reference-counted).
 #[derive(Debug, Clone)]
 pub struct Anonymiser {
+    /// Member names, then the words that introduce persons, then the
+    /// trigger words of the phrase detectors (one automaton, one pass).
     operators: NameMatcher,
+    /// Number of person-introducing keywords.
+    intros: usize,
 }
 
 /// A filer's own sensitive terms (site, project and system names), compiled
@@ -276,6 +337,49 @@ impl Default for Anonymiser {
     }
 }
 
+/// A filer's allow-list: words and phrases the filer has confirmed are not
+/// identifiers (a monitoring system called "Atlas", a product called
+/// "Phoenix"), compiled once per operator like [`SensitiveTerms`].
+///
+/// An allowed phrase is matched like a sensitive term (case-insensitive,
+/// whole word, separator variants). A candidate redaction that lies
+/// entirely inside an allowed occurrence is dropped, whatever its class,
+/// except the names and aliases of member operators and the filer's own
+/// sensitive terms: a filer can keep its own false positives, never another
+/// member's name.
+#[derive(Debug, Clone)]
+pub struct AllowList {
+    matcher: NameMatcher,
+}
+
+impl AllowList {
+    /// Compiles `entries`; the same filtering as for [`SensitiveTerms::new`]
+    /// applies.
+    pub fn new(entries: &[String]) -> AllowList {
+        AllowList {
+            matcher: NameMatcher::new(entries),
+        }
+    }
+
+    /// Nothing allowed.
+    pub fn empty() -> AllowList {
+        AllowList {
+            matcher: NameMatcher::empty(),
+        }
+    }
+
+    /// True when no usable entry was given.
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_empty()
+    }
+}
+
+impl Default for AllowList {
+    fn default() -> Self {
+        AllowList::empty()
+    }
+}
+
 /// How many times the output is re-checked for identifiers that only became
 /// detectable once their context was redacted (see [`Anonymiser::scrub`]).
 const MAX_ROUNDS: usize = 4;
@@ -284,9 +388,26 @@ impl Anonymiser {
     /// Compiles the names and aliases of every member operator. The same
     /// filtering as for [`SensitiveTerms::new`] applies.
     pub fn new(operator_names: &[String]) -> Anonymiser {
+        let mut keywords = person::intro_keywords();
+        let intros = keywords.len();
+        let (triggers, suffix_from) = shapes::trigger_keywords();
+        keywords.extend(triggers);
         Anonymiser {
-            operators: NameMatcher::with_keywords(operator_names, &person::intro_keywords()),
+            operators: NameMatcher::with_keyword_suffixes(
+                operator_names,
+                &keywords,
+                intros + suffix_from,
+            ),
+            intros,
         }
+    }
+
+    /// Loads the shared word lists (names, operators, vocabulary) now rather
+    /// than on the first scrub. Optional: call it at start-up to keep the
+    /// one-off cost (tens of milliseconds) out of the first request.
+    pub fn warm_up() {
+        lists::warm_up();
+        world::warm_up();
     }
 
     /// Number of compiled operator-name spelling variants (for diagnostics).
@@ -295,10 +416,18 @@ impl Anonymiser {
     }
 
     /// Scrubs `text`: every detected identifier is replaced by its typed
-    /// placeholder. Never panics; idempotent.
+    /// placeholder. Never panics; idempotent. Same as [`Anonymiser::scrub_with`]
+    /// with an empty allow-list.
     pub fn scrub(&self, text: &str, terms: &SensitiveTerms) -> Scrubbed {
+        self.scrub_with(text, terms, &AllowList::empty())
+    }
+
+    /// Scrubs `text` keeping what the filer's `allow` list confirms is not an
+    /// identifier (see [`AllowList`]). Never panics; idempotent for a given
+    /// allow-list.
+    pub fn scrub_with(&self, text: &str, terms: &SensitiveTerms, allow: &AllowList) -> Scrubbed {
         let mut work = Work::default();
-        let mut spans = self.detect(text, terms, &mut work);
+        let mut spans = self.detect(text, terms, allow, true, &mut work);
         let mut rendered = render(text, &spans);
         // A redaction can remove the context that kept a neighbouring token
         // (a sensitive term that happens to be "build" before a build
@@ -308,7 +437,7 @@ impl Anonymiser {
             if spans.is_empty() {
                 break;
             }
-            let extra = self.detect(&rendered, terms, &mut work);
+            let extra = self.detect(&rendered, terms, allow, false, &mut work);
             if extra.is_empty() {
                 break;
             }
@@ -332,15 +461,25 @@ impl Anonymiser {
     }
 
     /// Finds the redactions of one pass: sorted, non-overlapping spans.
-    fn detect(&self, text: &str, terms: &SensitiveTerms, work: &mut Work) -> Vec<Span> {
+    fn detect(
+        &self,
+        text: &str,
+        terms: &SensitiveTerms,
+        allow: &AllowList,
+        first: bool,
+        work: &mut Work,
+    ) -> Vec<Span> {
         work.found.redact.clear();
         names::fold_into(text, &mut work.folded);
+        scan::bounded_into(&work.folded, &mut work.bounded);
         work.zones.build(text);
         let scan = Scan {
             text,
             folded: &work.folded,
+            bounded: &work.bounded,
             tech: &work.zones.tech,
             keyed: &work.zones.keyed,
+            tokens: &work.zones.tokens,
         };
         let found = &mut work.found;
         detect::urls(scan, found);
@@ -355,20 +494,44 @@ impl Anonymiser {
         detect::keyworded(scan, found);
         let intros = &mut work.intros;
         intros.clear();
+        let trigger_hits = &mut work.triggers;
+        trigger_hits.clear();
+        let intro_count = self.intros;
         self.operators.find(
             text,
             scan.folded,
-            |s, e| found.redact(s, e, RedactionKind::Operator, Tier::Strong),
-            |i, s, e| intros.push((i, s, e)),
+            |s, e| found.redact_locked(s, e, RedactionKind::Operator, Tier::Strong),
+            |i, s, e| {
+                if i < intro_count {
+                    intros.push((i, s, e));
+                } else {
+                    trigger_hits.push((i - intro_count, s, e));
+                }
+            },
         );
+        let starts = &work.zones.starts;
+        shapes::detect(scan, trigger_hits, first, found);
+        world::operators(scan, starts, found);
         person::persons(text, intros, found);
+        person::untitled(text, scan.folded, starts, found);
+        person::repeat_names(text, starts, found);
         terms.matcher.find(
             text,
             scan.folded,
-            |s, e| found.redact(s, e, RedactionKind::Term, Tier::Strong),
+            |s, e| found.redact_locked(s, e, RedactionKind::Term, Tier::Strong),
             |_, _, _| {},
         );
-        resolve(text, &mut work.found.redact, &mut work.protected)
+        work.allowed.clear();
+        let allowed = &mut work.allowed;
+        allow
+            .matcher
+            .find(text, scan.folded, |s, e| allowed.push((s, e)), |_, _, _| {});
+        resolve(
+            text,
+            &mut work.found.redact,
+            &mut work.protected,
+            &mut work.allowed,
+        )
     }
 }
 
@@ -394,6 +557,9 @@ pub(crate) struct Candidate {
     pub(crate) end: usize,
     pub(crate) kind: RedactionKind,
     pub(crate) tier: Tier,
+    /// Member operator names and sensitive terms: never dropped by an
+    /// allow-list.
+    pub(crate) locked: bool,
 }
 
 /// Candidates collected by the detectors.
@@ -410,6 +576,20 @@ impl Found {
                 end,
                 kind,
                 tier,
+                locked: false,
+            });
+        }
+    }
+
+    /// A candidate that an allow-list cannot drop.
+    fn redact_locked(&mut self, start: usize, end: usize, kind: RedactionKind, tier: Tier) {
+        if start < end {
+            self.redact.push(Candidate {
+                start,
+                end,
+                kind,
+                tier,
+                locked: true,
             });
         }
     }
@@ -419,10 +599,13 @@ impl Found {
 #[derive(Default, Debug)]
 struct Work {
     folded: String,
+    bounded: String,
     zones: Zones,
     found: Found,
     intros: Vec<(usize, usize, usize)>,
     protected: Vec<(usize, usize)>,
+    allowed: Vec<(usize, usize)>,
+    triggers: Vec<(usize, usize, usize)>,
 }
 
 /// An accepted redaction.
@@ -437,6 +620,13 @@ struct Span {
 fn overlaps(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
     let i = spans.partition_point(|&(s, _)| s < end);
     i > 0 && spans[i - 1].1 > start
+}
+
+/// Is `start..end` entirely inside one of the sorted (possibly overlapping)
+/// `spans`?
+fn inside_any(spans: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = spans.partition_point(|&(s, _)| s <= start);
+    spans[..i].iter().rev().take(8).any(|&(_, e)| e >= end)
 }
 
 /// Existing placeholders in `text` (they are never matched again).
@@ -460,6 +650,7 @@ fn resolve(
     text: &str,
     candidates: &mut Vec<Candidate>,
     protected: &mut Vec<(usize, usize)>,
+    allowed: &mut [(usize, usize)],
 ) -> Vec<Span> {
     if candidates.is_empty() {
         return Vec::new();
@@ -468,6 +659,10 @@ fn resolve(
     placeholders(text, protected);
     if !protected.is_empty() {
         candidates.retain(|c| !overlaps(protected, c.start, c.end));
+    }
+    if !allowed.is_empty() {
+        allowed.sort_unstable();
+        candidates.retain(|c| c.locked || !inside_any(allowed, c.start, c.end));
     }
     candidates.sort_unstable_by(|a, b| {
         let key = |c: &Candidate| {
@@ -489,7 +684,13 @@ fn resolve(
         // Weak candidates inside a must-keep span are dropped; checked only
         // for the candidates that would otherwise win (same result as
         // filtering first, much less work).
-        if !clash && (c.tier != Tier::Weak || !keep::covered_by_keep(text, c.start, c.end)) {
+        // Every must-keep span holds a digit, so a candidate without one
+        // cannot lie inside one (and the check is not cheap).
+        if !clash
+            && (c.tier != Tier::Weak
+                || !may_be_kept(text, c)
+                || !keep::covered_by_keep(text, c.start, c.end))
+        {
             accepted.insert(c.start, (c.end, c.kind));
         }
     }
@@ -497,6 +698,27 @@ fn resolve(
         .into_iter()
         .map(|(start, (end, kind))| Span { start, end, kind })
         .collect()
+}
+
+/// Can a must-keep span cover this weak candidate? Every must-keep span
+/// holds a digit, and a name-like candidate that starts with a letter
+/// could only lie inside the keyword of one ("build", "SIP"): neither is
+/// possible for element names, accounts, persons and addresses starting
+/// with a letter. The check itself is a regex over a window, so skip it
+/// where it cannot matter.
+fn may_be_kept(text: &str, c: &Candidate) -> bool {
+    let bytes = &text.as_bytes()[c.start..c.end];
+    if !bytes.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    let named = matches!(
+        c.kind,
+        RedactionKind::Host
+            | RedactionKind::Account
+            | RedactionKind::Person
+            | RedactionKind::Address
+    );
+    !(named && bytes[0].is_ascii_alphabetic() && !matches!(bytes[0], b'v' | b'V'))
 }
 
 /// Replaces every span of `text` by its placeholder.

@@ -28,6 +28,9 @@ pub(crate) struct NameMatcher {
     engine: Engine,
     /// Patterns `0..names` are name variants; the rest are keywords.
     names: usize,
+    /// Keywords from this index on are word endings ("straße" in
+    /// "Hauptstraße"): only their right boundary is checked.
+    suffix_from: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,16 @@ impl NameMatcher {
 
     /// `keywords` must already be folded (lower case).
     pub(crate) fn with_keywords(names: &[String], keywords: &[&str]) -> Self {
+        Self::with_keyword_suffixes(names, keywords, usize::MAX)
+    }
+
+    /// Like [`NameMatcher::with_keywords`]; keywords from index
+    /// `suffix_from` on only need to end a word.
+    pub(crate) fn with_keyword_suffixes(
+        names: &[String],
+        keywords: &[&str],
+        suffix_from: usize,
+    ) -> Self {
         let mut set = BTreeSet::new();
         for name in names {
             add_variants(name, &mut set);
@@ -73,13 +86,18 @@ impl NameMatcher {
                 Err(_) => Engine::Naive(patterns),
             }
         };
-        NameMatcher { engine, names }
+        NameMatcher {
+            engine,
+            names,
+            suffix_from,
+        }
     }
 
     pub(crate) fn empty() -> Self {
         NameMatcher {
             engine: Engine::Empty,
             names: 0,
+            suffix_from: usize::MAX,
         }
     }
 
@@ -104,7 +122,13 @@ impl NameMatcher {
         mut on_keyword: impl FnMut(usize, usize, usize),
     ) {
         let mut report = |id: usize, start: usize, end: usize| {
-            if whole_word(text, start, end) {
+            let suffix = id >= self.names && id - self.names >= self.suffix_from;
+            let ok = if suffix {
+                ends_word(text, start, end)
+            } else {
+                whole_word(text, start, end)
+            };
+            if ok {
                 if id < self.names {
                     on_name(start, end);
                 } else {
@@ -137,6 +161,14 @@ fn glued(adjacent: Option<char>, edge: Option<char>) -> bool {
         (Some(a), Some(e)) => {
             (a.is_alphabetic() && e.is_alphabetic()) || (a.is_numeric() && e.is_numeric())
         }
+        _ => false,
+    }
+}
+
+/// The match ends a word (whatever comes before it).
+fn ends_word(text: &str, start: usize, end: usize) -> bool {
+    match (text.get(start..end), text.get(end..)) {
+        (Some(inner), Some(after)) => !glued(after.chars().next(), inner.chars().next_back()),
         _ => false,
     }
 }
@@ -178,16 +210,19 @@ pub(crate) fn fold_char(c: char) -> char {
 /// Writes the folded form of `text` into `buf` (cleared first). The result has
 /// exactly `text.len()` bytes and the same character boundaries.
 pub(crate) fn fold_into(text: &str, buf: &mut String) {
-    buf.clear();
-    buf.push_str(text);
-    buf.make_ascii_lowercase();
-    let bytes = text.as_bytes();
+    // Folded as bytes in place (every replacement has the length of what it
+    // replaces) and validated once: `String::replace_range` would move the
+    // rest of the buffer at every newline.
+    let mut out = std::mem::take(buf).into_bytes();
+    out.clear();
+    out.extend_from_slice(text.as_bytes());
+    out.make_ascii_lowercase();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii() {
+    while i < out.len() {
+        let b = out[i];
+        if b < 0x80 {
             if b != b' ' && b.is_ascii_whitespace() {
-                buf.replace_range(i..i + 1, " ");
+                out[i] = b' ';
             }
             i += 1;
             continue;
@@ -200,14 +235,16 @@ pub(crate) fn fold_into(text: &str, buf: &mut String) {
         let folded = fold_char(c);
         if folded != c {
             let mut tmp = [0u8; 4];
-            buf.replace_range(i..i + c.len_utf8(), folded.encode_utf8(&mut tmp));
+            let encoded = folded.encode_utf8(&mut tmp).as_bytes();
+            out[i..i + encoded.len()].copy_from_slice(encoded);
         }
         i += c.len_utf8();
     }
+    *buf = String::from_utf8(out).unwrap_or_else(|_| text.to_owned());
     debug_assert_eq!(buf.len(), text.len());
 }
 
-fn fold_str(s: &str) -> String {
+pub(crate) fn fold_str(s: &str) -> String {
     s.chars().map(fold_char).collect()
 }
 
@@ -227,7 +264,7 @@ fn insert(set: &mut BTreeSet<String>, variant: String) {
 }
 
 /// Adds the folded spelling variants of one name.
-fn add_variants(name: &str, set: &mut BTreeSet<String>) {
+pub(crate) fn add_variants(name: &str, set: &mut BTreeSet<String>) {
     let normalised = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if normalised.is_empty() || normalised.len() > MAX_NAME_LEN {
         return;
@@ -260,7 +297,7 @@ fn add_variants(name: &str, set: &mut BTreeSet<String>) {
 
 /// Removes the common Latin diacritics so that `Télécom` also matches
 /// `Telecom` (the text is not stripped, only the patterns gain a variant).
-fn strip_diacritics(s: &str) -> String {
+pub(crate) fn strip_diacritics(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let plain = match c {

@@ -364,8 +364,80 @@ fn term() -> impl Strategy<Value = Planted> {
     (prop::sample::select(TERMS), 0..3usize).prop_map(|(t, case)| Planted::whole(cased(t, case)))
 }
 
+/// Element and host names by shape: `mme-lon-3`, `RTR-PAR-CORE-01`,
+/// `cscf01.par`, `pgw07`.
+fn element() -> impl Strategy<Value = Planted> {
+    let element = prop::sample::select(
+        &[
+            "mme", "sgw", "pgw", "hss", "cscf", "sbc", "rtr", "med", "dns", "smsc",
+        ][..],
+    );
+    let site = prop::sample::select(
+        &[
+            "lon", "par", "fra", "muc", "ams", "mad", "lyo", "bcn", "osl", "waw",
+        ][..],
+    );
+    prop_oneof![
+        (element.clone(), site.clone(), 1u8..99).prop_map(|(e, s, n)| format!("{e}-{s}-{n}")),
+        (element.clone(), site.clone(), 1u8..99).prop_map(|(e, s, n)| format!(
+            "{}-{}-CORE-{n:02}",
+            e.to_uppercase(),
+            s.to_uppercase()
+        )),
+        (element.clone(), site.clone(), 1u8..99).prop_map(|(e, s, n)| format!("{e}{n:02}.{s}")),
+        (element, 1u8..99).prop_map(|(e, n)| format!("{e}{n:02}")),
+    ]
+    .prop_map(Planted::whole)
+}
+
+/// Service and system accounts, user ids.
+fn account() -> impl Strategy<Value = Planted> {
+    prop_oneof![
+        "svc_[a-z]{4,10}".prop_map(Planted::whole),
+        "admin_[a-z]{3,8}".prop_map(Planted::whole),
+        "[a-z]{3,6}_ro".prop_map(Planted::whole),
+        "root@[a-z]{3,6}-[0-9]{1,2}".prop_map(Planted::whole),
+        "u[0-9]{6}".prop_map(|id| Planted::after("user id ", id)),
+    ]
+}
+
+/// Names from the lists, without a title or role.
+fn untitled_person() -> impl Strategy<Value = Planted> {
+    prop::sample::select(
+        &[
+            "Julien Moreau",
+            "Jane Doe",
+            "Ngozi Okafor",
+            "Anders Lindqvist",
+            "Priya Sharma",
+            "Klaus Becker",
+            "Lucía Fernández",
+            "Emily Chen",
+            "Marta Sánchez",
+            "Oliver Bennett",
+        ][..],
+    )
+    .prop_map(|n| Planted::whole(n.to_string()))
+}
+
+/// AS numbers, MCC-MNC pairs, coordinates.
+fn network_codes() -> impl Strategy<Value = Planted> {
+    prop_oneof![
+        (1000u32..4_000_000).prop_map(|n| Planted::whole(format!("AS{n}"))),
+        (1000u32..4_000_000).prop_map(|n| Planted::whole(format!("AS {n}"))),
+        (prop::sample::select(&[(208u16, 1u16), (234, 15), (262, 2), (240, 1), (505, 2)][..]))
+            .prop_map(|(mcc, mnc)| Planted::whole(format!("MCC {mcc}, MNC {mnc:02}"))),
+        (1u8..80, 0u16..10000, 1u8..170, 0u16..10000)
+            .prop_map(|(a, b, c, d)| Planted::whole(format!("{a}.{b:04}, {c}.{d:04}"))),
+    ]
+}
+
 fn identifier() -> impl Strategy<Value = Planted> {
     prop_oneof![
+        element(),
+        account(),
+        untitled_person(),
+        network_codes(),
         phone(),
         imsi(),
         imei(),
@@ -420,6 +492,39 @@ fn planted_text() -> impl Strategy<Value = (String, Vec<std::ops::Range<usize>>)
 
 fn keep_token() -> impl Strategy<Value = String> {
     prop_oneof![
+        prop::sample::select(
+            &[
+                "S1-MME",
+                "SGSN-MME",
+                "P-CSCF",
+                "S-CSCF",
+                "MSC-S",
+                "N2",
+                "N26",
+                "Gx",
+                "S6a",
+                "Iu-PS",
+                "HSS/UDM",
+                "5GC",
+                "VoLTE",
+                "R15",
+                "Rel-16",
+                "LTE-1800",
+                "X2-AP",
+                "GTP-U",
+                "NB-IoT",
+                "us-east-1",
+                "Call Server",
+                "Media Gateway",
+                "Border Gateway",
+                "Network Operations",
+                "CVE-2021-44228",
+                "SHA-256",
+                "RU50 EP2",
+            ][..]
+        )
+        .prop_map(str::to_string),
+        (1u8..30, 0u8..10).prop_map(|(a, b)| format!("v{a}.{b}")),
         prop::sample::select(EMERGENCY_NUMBERS).prop_map(str::to_string),
         (1u8..40, 1u16..1000).prop_map(|(a, b)| format!("TS {a}.{b:03}")),
         (21u8..39, 1u16..1000, 1u8..10, 1u8..10)

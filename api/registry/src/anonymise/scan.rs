@@ -56,8 +56,61 @@ impl Compact {
 pub(crate) struct Scan<'a> {
     pub(crate) text: &'a str,
     pub(crate) folded: &'a str,
+    /// `" "` + the folded text with list punctuation blanked (see
+    /// [`bounded_into`]): byte `i + 1` of it is byte `i` of the text.
+    pub(crate) bounded: &'a str,
     pub(crate) tech: &'a Compact,
     pub(crate) keyed: &'a Compact,
+    /// Whitespace-delimited tokens: `(start, end, technical)`.
+    pub(crate) tokens: &'a [(usize, usize, bool)],
+}
+
+/// Writes `" "` followed by `folded` with the punctuation that can precede
+/// or follow a word in prose (brackets, quotes, commas, slashes, ...)
+/// replaced by spaces. Automata whose patterns start with a space then
+/// match at word starts only, which avoids thousands of matches of short
+/// words inside longer ones ("one" in "phone", "lat" in "latency").
+pub(crate) fn bounded_into(folded: &str, buf: &mut String) {
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    bytes.reserve(folded.len() + 1);
+    bytes.push(b' ');
+    // Only ASCII bytes are replaced, by ASCII: the result stays UTF-8.
+    bytes.extend(folded.bytes().map(|b| {
+        if matches!(
+            b,
+            b'(' | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'"'
+                | b','
+                | b';'
+                | b'/'
+                | b'\\'
+                | b'|'
+                | b'<'
+                | b'>'
+                | b'?'
+                | b'*'
+                | b'#'
+                | b'='
+                | b'~'
+                | b'`'
+                | b'^'
+                | b'%'
+                | b'$'
+                | b'@'
+                | b':'
+                | b'!'
+        ) {
+            b' '
+        } else {
+            b
+        }
+    }));
+    *buf = String::from_utf8(bytes).unwrap_or_default();
 }
 
 /// The two compact views of a text.
@@ -67,13 +120,21 @@ pub(crate) struct Zones {
     pub(crate) tech: Compact,
     /// The same runs with up to [`LOOKBACK_TOKENS`] preceding tokens.
     pub(crate) keyed: Compact,
-    tokens: Vec<(usize, usize, bool)>,
+    pub(crate) tokens: Vec<(usize, usize, bool)>,
+    /// Offsets of the words that start with a capital letter or a digit.
+    pub(crate) starts: Vec<usize>,
     spans: Vec<(usize, usize)>,
 }
 
 const SPACE: u8 = 1;
 const MARK: u8 = 2;
 const PUNCT: u8 = 4;
+/// An ASCII capital or digit (a digit is also `MARK`).
+const CAPITAL: u8 = 8;
+/// The first byte of a multi-byte character.
+const MULTI: u8 = 16;
+/// Prose punctuation that the bounded text blanks (see [`bounded_into`]).
+const BLANK: u8 = 32;
 
 /// Byte classes: ASCII whitespace, bytes that make a token technical on
 /// their own (digits, `@`), and punctuation that may (`.`, `:`, `/`).
@@ -87,13 +148,29 @@ static CLASSES: [u8; 256] = {
     t[0x0c] = SPACE;
     let mut d = b'0';
     while d <= b'9' {
-        t[d as usize] = MARK;
+        t[d as usize] = MARK | CAPITAL;
         d += 1;
     }
-    t[b'@' as usize] = MARK;
-    t[b'.' as usize] = PUNCT;
-    t[b':' as usize] = PUNCT;
-    t[b'/' as usize] = PUNCT;
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = CAPITAL;
+        c += 1;
+    }
+    let mut m = 0xC0;
+    while m < 256 {
+        t[m] = MULTI;
+        m += 1;
+    }
+    let blanks = b"()[]{}\",;/\\|<>?*#=~`^%$@:!";
+    let mut k = 0;
+    while k < blanks.len() {
+        t[blanks[k] as usize] |= BLANK;
+        k += 1;
+    }
+    t[b'@' as usize] |= MARK;
+    t[b'.' as usize] |= PUNCT;
+    t[b':' as usize] |= PUNCT;
+    t[b'/' as usize] |= PUNCT;
     t
 };
 
@@ -166,6 +243,7 @@ impl Zones {
     pub(crate) fn build(&mut self, text: &str) {
         let bytes = text.as_bytes();
         self.tokens.clear();
+        self.starts.clear();
         let mut i = 0;
         while i < bytes.len() {
             while i < bytes.len() && CLASSES[usize::from(bytes[i])] == SPACE {
@@ -179,6 +257,19 @@ impl Zones {
                     break;
                 }
                 seen |= class;
+                // Word starts with a capital or a digit, after whitespace or
+                // prose punctuation (as in the bounded text): where operator
+                // and person names can start.
+                if class & (CAPITAL | MULTI) != 0
+                    && (i == start || CLASSES[usize::from(bytes[i - 1])] & BLANK != 0)
+                    && (class & CAPITAL != 0
+                        || text
+                            .get(i..)
+                            .and_then(|r| r.chars().next())
+                            .is_some_and(char::is_uppercase))
+                {
+                    self.starts.push(i);
+                }
                 i += 1;
             }
             if start < i {

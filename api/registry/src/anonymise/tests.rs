@@ -645,3 +645,209 @@ fn empty_configuration_still_scrubs_structured_identifiers() {
     let out = anonymiser.scrub("peer 10.0.0.1 and Dr. Jane Smith", &terms);
     assert_eq!(out.text, "peer [IP] and Dr. [PERSON]");
 }
+
+// ------------------------------------------ issue 14: identifiers leaked ----
+
+/// The four identifiers that reached other members in the review of issue
+/// 14, and the curated lesson that kept "Jane Doe".
+#[test]
+fn issue_14_leaked_identifiers_are_removed() {
+    let ops = ["Acme Mobile", "Acme"];
+    let text = "At 07:12 the MME pool lost S1-MME associations after mme-lon-3 rebooted; \
+                the mediation server med-02 rejected the login of svc_mediation, and the \
+                change was pushed from the laptop of an engineer named Julien Moreau.";
+    let out = scrub_with(&ops, &[], text);
+    assert_redacted(&out, text, "mme-lon-3", RedactionKind::Host);
+    assert_redacted(&out, text, "med-02", RedactionKind::Host);
+    assert_redacted(&out, text, "svc_mediation", RedactionKind::Account);
+    assert_redacted(&out, text, "Julien Moreau", RedactionKind::Person);
+    for keep in ["07:12", "MME", "S1-MME"] {
+        assert_kept(&out, text, keep);
+    }
+    let lesson = "Lesson: if the Call Server and the Media Gateway disagree, call Jane Doe on \
+                  +44 20 7946 0958 before touching the Border Gateway config.";
+    let out = scrub(lesson);
+    assert_redacted(&out, lesson, "Jane Doe", RedactionKind::Person);
+    assert_redacted(&out, lesson, "+44 20 7946 0958", RedactionKind::Phone);
+    for keep in ["Call Server", "Media Gateway", "Border Gateway"] {
+        assert_kept(&out, lesson, keep);
+    }
+}
+
+// ---------------------------------------------- element and host names ----
+
+#[test]
+fn element_and_site_names_by_shape() {
+    let text = "The P-CSCF pair cscf01.par and cscf02.par, the core router RTR-PAR-CORE-01, \
+                the STP stp-lag-a, site HH0412 and gateway pgw07 all logged S6a and Gx \
+                errors towards the HSS/UDM; the SGSN-MME and the 5GC were fine.";
+    let out = scrub(text);
+    for host in [
+        "cscf01.par",
+        "cscf02.par",
+        "RTR-PAR-CORE-01",
+        "stp-lag-a",
+        "HH0412",
+        "pgw07",
+    ] {
+        assert_redacted(&out, text, host, RedactionKind::Host);
+    }
+    for keep in ["P-CSCF", "STP", "S6a", "Gx", "HSS/UDM", "SGSN-MME", "5GC"] {
+        assert_kept(&out, text, keep);
+    }
+}
+
+#[test]
+fn interface_release_and_protocol_tokens_survive() {
+    let text = "N2 and N3 failed, Iu-PS and Gb were fine, VoLTE on R15 (21.3.2, v4.2, \
+                Rel-16, RU50 EP2) returned SIP 408 and GTP cause 72; LTE-1800 and NR n78 \
+                carried 112, 911, 999, 000, 15, 17, 18 and 113 calls for 47 minutes at 38%; \
+                CVE-2021-44228, SHA-256, X2-AP, S-CSCF, MSC-S, us-east-1 and COVID-19 too.";
+    let out = scrub(text);
+    assert!(out.redactions.is_empty(), "{:?}", out.redactions);
+}
+
+// ----------------------------------------------------------- accounts ----
+
+#[test]
+fn service_and_user_accounts() {
+    let text = "The job ran as root@ansible-ctl-02 under the domain account CORP\\svc_ossmed; \
+                admin_jmoreau, li_mediation_ro and the bind account \
+                cn=prov-bind,ou=svc,dc=corp were used, user id u419273 and login nocop17 too. \
+                The account balances and max_connections were not touched.";
+    let out = scrub(text);
+    for account in [
+        "root@ansible-ctl-02",
+        "CORP\\svc_ossmed",
+        "admin_jmoreau",
+        "li_mediation_ro",
+        "cn=prov-bind,ou=svc,dc=corp",
+        "u419273",
+        "nocop17",
+    ] {
+        assert_redacted(&out, text, account, RedactionKind::Account);
+    }
+    assert_kept(&out, text, "balances");
+    assert_kept(&out, text, "max_connections");
+}
+
+// ------------------------------------------------------------- persons ----
+
+#[test]
+fn person_names_without_title_from_name_lists() {
+    let text = "Julien Moreau and Ngozi Okafor joined; Carlos Martín García, Mei Ling Tan and \
+                Marc-André Tremblay followed. M. Dupont and Dr Ngozi Okafor signed. Later \
+                the team called Sophie, who restarted it.";
+    let out = scrub(text);
+    for name in [
+        "Julien Moreau",
+        "Ngozi Okafor",
+        "Carlos Martín García",
+        "Mei Ling Tan",
+        "Marc-André Tremblay",
+        "Dupont",
+        "Sophie",
+    ] {
+        assert_redacted(&out, text, name, RedactionKind::Person);
+    }
+}
+
+#[test]
+fn capitalised_network_and_place_words_are_not_persons() {
+    let text = "The Call Server, Network Operations, the Media Gateway and the Border Gateway \
+                Protocol team met in New York and Sydney; Will Restart was the plan's name, \
+                and traffic from Paris moved. May 2024 was calm.";
+    let out = scrub(text);
+    assert!(
+        out.count(RedactionKind::Person) == 0,
+        "{:?} -> {}",
+        out.redactions,
+        out.text
+    );
+}
+
+// ------------------------------------------ operators and quasi-identifiers ----
+
+#[test]
+fn non_member_operators_with_country_suffixes() {
+    let ops = ["Acme Mobile"];
+    let text = "Roamers from Vodafone Ireland and Telia Sweden, peers Swisscom and MTN, and \
+                Orange Belgium were affected; the orange alarm and three nodes were not.";
+    let out = scrub_with(&ops, &[], text);
+    for op in [
+        "Vodafone Ireland",
+        "Telia Sweden",
+        "Swisscom",
+        "MTN",
+        "Orange Belgium",
+    ] {
+        assert_redacted(&out, text, op, RedactionKind::Operator);
+    }
+    assert_kept(&out, text, "orange alarm");
+    assert_kept(&out, text, "three nodes");
+}
+
+#[test]
+fn asn_plmn_circuit_coordinates_addresses_ranges() {
+    let text = "Routes from AS3215 and AS 3320 were lost; MCC 240, MNC 01 and PLMN 20801 and \
+                22210 roamers, cell 234-15-12345-1; circuit FR-PAR-10G-0042; the cut at \
+                45.7601, 4.8590 and 69°38'56\"N 18°57'18\"E; 14 rue de la Gare, 69003 Lyon and \
+                1200 Commerce Street, Dallas, TX 75202; IMSIs 50502xxxxxxxxxx and numbers \
+                98200 00000 to 98209 99999.";
+    let out = scrub(text);
+    assert_redacted(&out, text, "AS3215", RedactionKind::Asn);
+    assert_redacted(&out, text, "AS 3320", RedactionKind::Asn);
+    assert_redacted(&out, text, "MCC 240, MNC 01", RedactionKind::Plmn);
+    assert_redacted(&out, text, "20801", RedactionKind::Plmn);
+    assert_redacted(&out, text, "22210", RedactionKind::Plmn);
+    assert_redacted(&out, text, "234-15-12345-1", RedactionKind::Plmn);
+    assert_redacted(&out, text, "FR-PAR-10G-0042", RedactionKind::Circuit);
+    assert_redacted(&out, text, "45.7601, 4.8590", RedactionKind::Gps);
+    assert_redacted(&out, text, "69°38'56\"N 18°57'18\"E", RedactionKind::Gps);
+    assert_redacted(
+        &out,
+        text,
+        "14 rue de la Gare, 69003 Lyon",
+        RedactionKind::Address,
+    );
+    assert_redacted(
+        &out,
+        text,
+        "1200 Commerce Street, Dallas, TX 75202",
+        RedactionKind::Address,
+    );
+    assert_redacted(&out, text, "50502xxxxxxxxxx", RedactionKind::Imsi);
+    assert_redacted(&out, text, "98200 00000", RedactionKind::Phone);
+    assert_redacted(&out, text, "98209 99999", RedactionKind::Phone);
+}
+
+// ---------------------------------------------------------- allow-list ----
+
+#[test]
+fn allow_list_keeps_false_positives_but_never_member_names() {
+    let anonymiser = Anonymiser::new(&strings(&["Acme Mobile", "Acme"]));
+    let terms = SensitiveTerms::new(&strings(&["Riverside"]));
+    let text = "Sydney Carter checked pgw07 at Riverside; Acme's core was fine.";
+    let plain = anonymiser.scrub(text, &terms);
+    assert_eq!(plain.count(RedactionKind::Person), 1, "{}", plain.text);
+    assert_eq!(plain.count(RedactionKind::Host), 1, "{}", plain.text);
+    let allow = AllowList::new(&strings(&["pgw07", "Acme", "Riverside"]));
+    let out = anonymiser.scrub_with(text, &terms, &allow);
+    assert_eq!(
+        out.text,
+        "[PERSON] checked pgw07 at [TERM]; [OPERATOR]'s core was fine."
+    );
+    // Same result twice: idempotent with the allow-list too.
+    let again = anonymiser.scrub_with(&out.text, &terms, &allow);
+    assert_eq!(again.text, out.text);
+    assert!(again.redactions.is_empty());
+    assert!(AllowList::empty().is_empty());
+}
+
+#[test]
+fn official_references() {
+    let text = "Police reference PV 2024/118 and police report 2024-118733 were filed.";
+    let out = scrub(text);
+    assert_redacted(&out, text, "2024/118", RedactionKind::Ticket);
+    assert_redacted(&out, text, "2024-118733", RedactionKind::Ticket);
+}
