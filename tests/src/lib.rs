@@ -105,7 +105,7 @@ impl TestApp {
         let handle = app.handle();
         let state = app.state().clone();
         actix_web::rt::spawn(app.run());
-        TestApp {
+        let app = TestApp {
             base_url,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -117,6 +117,27 @@ impl TestApp {
             handle,
             db,
             _data_dir: data_dir,
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    /// Waits until `/readyz` answers 200: the database is reachable and the
+    /// index follower has caught up with it once (a fresh server answers
+    /// 503 before).
+    pub async fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never became ready"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

@@ -17,6 +17,39 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["database"], backend.as_str());
     assert!(ready["migrations_applied"].as_u64().expect("count") >= 1);
+    // How far the index is behind: nothing, once caught up.
+    assert_eq!(ready["index"]["changes_behind"], 0, "{ready}");
+    assert_eq!(ready["index"]["caught_up"], true, "{ready}");
+    assert!(ready["index"]["position"].as_i64().is_some(), "{ready}");
+}
+
+/// Prometheus metrics: request latency per route, the index's lag and
+/// indexing, clusters and published reports.
+async fn metrics_are_exposed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/plain"),
+    );
+    let text = r.text().await.expect("text");
+    for metric in [
+        "incidex_http_request_duration_seconds_bucket",
+        "route=\"/healthz\"",
+        "incidex_index_lag_changes",
+        "incidex_index_lag_seconds",
+        "incidex_index_position",
+        "incidex_clusters",
+        "incidex_published_reports",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
 }
 
 async fn unknown_routes_and_methods_are_problems(backend: Backend) {
@@ -143,6 +176,7 @@ async fn dropped_database_connections_are_replaced(backend: Backend) {
 on_both_backends!(
     dropped_database_connections_are_replaced,
     health_and_readiness,
+    metrics_are_exposed,
     unknown_routes_and_methods_are_problems,
     served_openapi_matches_the_committed_file,
 );

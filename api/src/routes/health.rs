@@ -96,17 +96,8 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     .await?;
     match checked {
         Ok((backend, status, lag)) if status.pending.is_empty() => {
-            if let Some(lag) = lag
-                && !lag.caught_up
-                && !state.settings.ready_while_catching_up
-            {
-                return Err(ApiError::new(
-                    ErrorCode::ServiceUnavailable,
-                    format!(
-                        "the search index is catching up: {} changes ({} s) behind",
-                        lag.changes, lag.seconds
-                    ),
-                ));
+            if let Some(reason) = catching_up(lag, state.settings.ready_while_catching_up) {
+                return Err(ApiError::new(ErrorCode::ServiceUnavailable, reason));
             }
             Ok(HttpResponse::Ok().json(Readiness {
                 status: "ready",
@@ -129,6 +120,18 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     }
 }
 
+/// Why a server is not ready yet although its database is: its index has
+/// not caught up once since start-up (unless serving meanwhile is allowed).
+fn catching_up(lag: Option<Lag>, allowed: bool) -> Option<String> {
+    let lag = lag?;
+    (!lag.caught_up && !allowed).then(|| {
+        format!(
+            "the search index is catching up: {} changes ({} s) behind",
+            lag.changes, lag.seconds
+        )
+    })
+}
+
 /// Prometheus metrics: request latency per route, the search index's lag
 /// and indexing rate, the number of clusters, and more (text exposition
 /// format).
@@ -144,4 +147,36 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::telemetry::metrics_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_ready_while_a_fresh_index_catches_up() {
+        let behind = Lag {
+            position: 10,
+            changes: 90_000,
+            seconds: 12,
+            caught_up: false,
+        };
+        let reason = catching_up(Some(behind), false).expect("not ready");
+        assert!(reason.contains("90000 changes"), "{reason}");
+        assert_eq!(
+            catching_up(Some(behind), true),
+            None,
+            "allowed by the setting"
+        );
+        let caught_up = Lag {
+            caught_up: true,
+            ..behind
+        };
+        assert_eq!(
+            catching_up(Some(caught_up), false),
+            None,
+            "lag alone is reported, not refused"
+        );
+        assert_eq!(catching_up(None, false), None, "no index in this process");
+    }
 }
