@@ -232,9 +232,14 @@ impl ConnectionManager {
                     }
                 }
                 // FULL keeps every commit durable; foreign keys are off by
-                // default in SQLite.
-                conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-                    .map_err(setup)?;
+                // default in SQLite. The write-ahead log is cut back to
+                // 64 MiB after each checkpoint instead of keeping the size
+                // of its largest burst.
+                conn.batch_execute(
+                    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_size_limit = 67108864;",
+                )
+                .map_err(setup)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

@@ -162,6 +162,11 @@ pub fn now() -> NaiveDateTime {
 }
 
 /// One stored revision of a report's content.
+///
+/// The current revision's content is the report's own (`reports.content`):
+/// it is stored once, and its revision row holds an empty `content` until a
+/// newer revision supersedes it. The functions here always return the
+/// content filled in.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = crate::schema::report_revisions)]
 pub struct RevisionRow {
@@ -213,7 +218,8 @@ pub fn insert_new_reports(conn: &mut DbConnection, new: &[NewReport<'_>]) -> Sto
             report_id: n.row.id.clone(),
             revision: n.row.revision,
             status: "draft".to_owned(),
-            content: n.row.content.clone(),
+            // The current revision's content is the report's own.
+            content: String::new(),
             redactions: n.redactions.to_owned(),
             created_at: n.row.created_at,
         })
@@ -239,6 +245,9 @@ pub fn save_change(
     new_revision_redactions: Option<&str>,
 ) -> StorageResult<Option<i64>> {
     atomically(conn, |conn| {
+        if new_revision_redactions.is_some() {
+            keep_superseded_content(conn, &row.id, row.revision - 1)?;
+        }
         let seq = update_report(conn, row, kind)?;
         if seq.is_some()
             && let Some(redactions) = new_revision_redactions
@@ -247,6 +256,48 @@ pub fn save_change(
         }
         Ok(seq)
     })
+}
+
+/// Copies the report's content (still that of `revision`) into the row of
+/// `revision`, which a new revision is about to supersede.
+fn keep_superseded_content(
+    conn: &mut DbConnection,
+    report_id: &str,
+    revision: i32,
+) -> StorageResult<()> {
+    use crate::schema::report_revisions;
+    let current = reports::table
+        .find(report_id)
+        .filter(reports::revision.eq(revision))
+        .select(reports::content);
+    diesel::update(
+        report_revisions::table
+            .filter(report_revisions::report_id.eq(report_id))
+            .filter(report_revisions::revision.eq(revision))
+            .filter(report_revisions::content.eq("")),
+    )
+    .set(report_revisions::content.eq(current.single_value().assume_not_null()))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Fills in the content of the current revision (stored empty).
+fn with_content(
+    conn: &mut DbConnection,
+    mut rows: Vec<RevisionRow>,
+) -> StorageResult<Vec<RevisionRow>> {
+    for row in rows.iter_mut().filter(|r| r.content.is_empty()) {
+        if let Some(content) = reports::table
+            .find(&row.report_id)
+            .filter(reports::revision.eq(row.revision))
+            .select(reports::content)
+            .first::<String>(conn)
+            .optional()?
+        {
+            row.content = content;
+        }
+    }
+    Ok(rows)
 }
 
 fn insert_revision(
@@ -260,7 +311,8 @@ fn insert_revision(
             report_id: row.id.clone(),
             revision: row.revision,
             status: row.status.clone(),
-            content: row.content.clone(),
+            // The current revision's content is the report's own.
+            content: String::new(),
             redactions: redactions.to_owned(),
             created_at: row.updated_at,
         })
@@ -271,11 +323,12 @@ fn insert_revision(
 /// Every revision of a report, oldest first.
 pub fn revisions(conn: &mut DbConnection, report_id: &str) -> StorageResult<Vec<RevisionRow>> {
     use crate::schema::report_revisions;
-    Ok(report_revisions::table
+    let rows = report_revisions::table
         .filter(report_revisions::report_id.eq(report_id))
         .order(report_revisions::revision.asc())
         .select(RevisionRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    with_content(conn, rows)
 }
 
 /// One stored revision of a report.
@@ -285,11 +338,12 @@ pub fn find_revision(
     revision: i32,
 ) -> StorageResult<Option<RevisionRow>> {
     use crate::schema::report_revisions;
-    Ok(report_revisions::table
+    let row = report_revisions::table
         .find((report_id, revision))
         .select(RevisionRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(with_content(conn, row.into_iter().collect())?.pop())
 }
 
 /// The latest revision's stored redactions.
