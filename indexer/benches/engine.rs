@@ -1,0 +1,450 @@
+//! The search engine in process, on the HTTP benchmark's corpus and query
+//! mix (`shared/bench`): index build throughput, peak memory and size,
+//! search latency per query kind with the API's defaults (limit 10, facets,
+//! 200-character snippets, total), similar incidents, and throughput with
+//! concurrent searchers.
+//!
+//! ```sh
+//! cargo bench -p incidex-indexer --bench engine -- build  [--corpus F] [--index DIR]
+//! cargo bench -p incidex-indexer --bench engine -- search [--corpus F] [--index DIR] [--queries F]
+//! cargo bench -p incidex-indexer --bench engine -- similar [--corpus F] [--index DIR]
+//! cargo bench -p incidex-indexer --bench engine -- all
+//! ```
+//!
+//! `--corpus` defaults to `/work/bench-data/corpus-100k.jsonl`, `--index` to
+//! `target/bench-cache/<corpus name>`; `search` and `similar` build the index
+//! there first when it is missing (`build` always builds afresh). The query
+//! file defaults to `target/bench-cache/<corpus name>-queries.jsonl`, made
+//! with `python3 /work/shared/bench/queries.py --corpus F --n 1000 --seed 1`
+//! when missing. Other options: `--threads N --heap-mb M` (writer),
+//! `--commit-every N` (documents per commit while building), `--rounds R`
+//! (measured passes over the queries), `--clients C --seconds S`
+//! (throughput run), `--similar N` (probes).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use incidex_indexer::corpus::for_each_jsonl;
+use incidex_indexer::{IncidentIndex, SearchRequest, SimilarQuery, Tlp, WriterOptions};
+
+/// What a member cleared up to amber sees (the benchmark's reader).
+const VISIBLE: [Tlp; 3] = [Tlp::Clear, Tlp::Green, Tlp::Amber];
+
+struct Args {
+    mode: String,
+    corpus: PathBuf,
+    index: PathBuf,
+    queries: PathBuf,
+    threads: usize,
+    heap_mb: usize,
+    commit_every: usize,
+    rounds: usize,
+    clients: usize,
+    seconds: u64,
+    similar: usize,
+}
+
+fn args() -> Args {
+    let mut mode = String::from("all");
+    let mut kv: BTreeMap<String, String> = BTreeMap::new();
+    let mut it = std::env::args().skip(1).peekable();
+    while let Some(a) = it.next() {
+        if a == "--bench" {
+            continue;
+        }
+        if let Some(k) = a.strip_prefix("--") {
+            let v = it.next().unwrap_or_default();
+            kv.insert(k.to_string(), v);
+        } else {
+            mode = a;
+        }
+    }
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cache");
+    let corpus = PathBuf::from(
+        kv.get("corpus")
+            .cloned()
+            .unwrap_or_else(|| "/work/bench-data/corpus-100k.jsonl".into()),
+    );
+    let stem = corpus
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "corpus".into());
+    let num = |k: &str, d: usize| kv.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+    Args {
+        mode,
+        index: kv
+            .get("index")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join(&stem)),
+        queries: kv
+            .get("queries")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target.join(format!("{stem}-queries.jsonl"))),
+        corpus,
+        threads: num("threads", 2),
+        heap_mb: num("heap-mb", 128),
+        commit_every: num("commit-every", 10_000),
+        rounds: num("rounds", 3),
+        clients: num("clients", 8),
+        seconds: num("seconds", 10) as u64,
+        similar: num("similar", 1000),
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// A `/proc/self/status` figure in MB (`VmHWM`, `VmRSS`, `RssAnon`, `RssFile`).
+fn status_mb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_size_mb(p: &Path) -> f64 {
+    fn walk(p: &Path) -> u64 {
+        std::fs::read_dir(p)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => walk(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(p) as f64 / 1e6
+}
+
+/// Space by file kind (tantivy's extensions: `store`, `idx`, `pos`, `term`,
+/// `fast`, `fieldnorm`, ...).
+fn size_by_ext(p: &Path) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.filter_map(Result::ok) {
+            let path = e.path();
+            let ext = path
+                .extension()
+                .map(|x| x.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "other".into());
+            if let Ok(m) = e.metadata() {
+                *out.entry(ext).or_insert(0.0) += m.len() as f64 / 1e6;
+            }
+        }
+    }
+    out
+}
+
+fn build(a: &Args) -> IncidentIndex {
+    println!(
+        "# build {} -> {} (threads {}, heap {} MB, commit every {}); loadavg {}",
+        a.corpus.display(),
+        a.index.display(),
+        a.threads,
+        a.heap_mb,
+        a.commit_every,
+        loadavg()
+    );
+    if a.index.exists() {
+        std::fs::remove_dir_all(&a.index).expect("remove old index");
+    }
+    let index = IncidentIndex::open_or_create(&a.index).expect("index");
+    let rss_before = status_mb("VmRSS:");
+    let t0 = Instant::now();
+    let mut w = index
+        .writer_with(WriterOptions {
+            threads: a.threads,
+            heap_bytes: a.heap_mb << 20,
+        })
+        .expect("writer");
+    let mut n = 0usize;
+    let mut bytes = 0usize;
+    let mut commits = Vec::new();
+    for_each_jsonl(&a.corpus, |d| {
+        bytes += d.doc.title.len() + d.doc.summary.len();
+        bytes += d.doc.lessons.iter().map(String::len).sum::<usize>();
+        w.upsert(&d.doc)?;
+        n += 1;
+        if n.is_multiple_of(a.commit_every) {
+            let c = Instant::now();
+            w.commit(n as i64)?;
+            commits.push(c.elapsed());
+        }
+        Ok(())
+    })
+    .expect("corpus");
+    let c = Instant::now();
+    w.commit(n as i64).expect("commit");
+    commits.push(c.elapsed());
+    let indexed = t0.elapsed();
+    w.finish().expect("finish");
+    let took = t0.elapsed();
+    index.reload().expect("reload");
+    commits.sort();
+    println!(
+        "build: {n} docs ({:.0} MB of text) in {:.1} s = {:.0} docs/s; {:.1} s until the last commit ({:.0} docs/s), then {:.1} s for merges",
+        bytes as f64 / 1e6,
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        indexed.as_secs_f64(),
+        n as f64 / indexed.as_secs_f64(),
+        (took - indexed).as_secs_f64(),
+    );
+    println!(
+        "build: commits {} (slowest {:.0} ms); peak RSS {:.0} MB (before the writer {:.0} MB)",
+        commits.len(),
+        commits.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        status_mb("VmHWM:"),
+        rss_before
+    );
+    println!(
+        "index: {:.1} MB on disk; by kind: {}",
+        dir_size_mb(&a.index),
+        size_by_ext(&a.index)
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    index
+}
+
+fn open_or_build(a: &Args) -> IncidentIndex {
+    if a.index.join("meta.json").exists() {
+        let index = IncidentIndex::open_or_create(&a.index).expect("open index");
+        if index.num_docs() > 0 {
+            println!(
+                "# index {} ({} docs, {:.1} MB)",
+                a.index.display(),
+                index.num_docs(),
+                dir_size_mb(&a.index)
+            );
+            return index;
+        }
+    }
+    build(a)
+}
+
+struct Query {
+    q: String,
+    kind: String,
+}
+
+fn queries(a: &Args) -> Vec<Query> {
+    if !a.queries.exists() {
+        println!("# generating {}", a.queries.display());
+        let out = std::process::Command::new("python3")
+            .arg("/work/shared/bench/queries.py")
+            .arg("--corpus")
+            .arg(&a.corpus)
+            .args(["--n", "1000", "--seed", "1"])
+            .output()
+            .expect("queries.py");
+        assert!(out.status.success(), "queries.py failed");
+        if let Some(dir) = a.queries.parent() {
+            std::fs::create_dir_all(dir).expect("cache dir");
+        }
+        std::fs::write(&a.queries, &out.stdout).expect("write queries");
+    }
+    std::fs::read_to_string(&a.queries)
+        .expect("query file")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("query line");
+            Query {
+                q: v["q"].as_str().unwrap_or_default().to_string(),
+                kind: v["kind"].as_str().unwrap_or("?").to_string(),
+            }
+        })
+        .collect()
+}
+
+fn request(q: &str) -> SearchRequest {
+    SearchRequest {
+        limit: 10,
+        ..SearchRequest::new(q)
+    }
+}
+
+fn pct(d: &mut [Duration], q: f64) -> f64 {
+    d.sort();
+    // Nearest rank, as peers.py.
+    let i = ((q * d.len() as f64).ceil() as usize).clamp(1, d.len()) - 1;
+    d[i].as_secs_f64() * 1e3
+}
+
+fn report(label: &str, mut d: Vec<Duration>) {
+    let mean = d.iter().map(Duration::as_secs_f64).sum::<f64>() / d.len().max(1) as f64 * 1e3;
+    println!(
+        "{label:<14} n {:>5}  p50 {:>7.3} ms  p90 {:>7.3}  p99 {:>7.3}  max {:>7.3}  mean {:>7.3}",
+        d.len(),
+        pct(&mut d, 0.50),
+        pct(&mut d, 0.90),
+        pct(&mut d, 0.99),
+        pct(&mut d, 1.0),
+        mean
+    );
+}
+
+fn search(a: &Args, index: &Arc<IncidentIndex>) {
+    let qs = queries(a);
+    println!(
+        "# search: {} queries x {} rounds (limit 10, facets, snippets 200); loadavg {}",
+        qs.len(),
+        a.rounds,
+        loadavg()
+    );
+    let rss0 = status_mb("VmRSS:");
+    // Warm-up: every query once (page cache, lazy structures).
+    let mut totals = 0u64;
+    let t0 = Instant::now();
+    for q in &qs {
+        totals += index
+            .search(&request(&q.q), &VISIBLE)
+            .expect("search")
+            .total;
+    }
+    println!(
+        "warm-up pass: {:.2} s, sum of totals {totals}",
+        t0.elapsed().as_secs_f64()
+    );
+    let mut by_kind: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut all = Vec::new();
+    for _ in 0..a.rounds {
+        for q in &qs {
+            let req = request(&q.q);
+            let t = Instant::now();
+            black_box(index.search(&req, &VISIBLE).expect("search"));
+            let d = t.elapsed();
+            by_kind.entry(q.kind.as_str()).or_default().push(d);
+            all.push(d);
+        }
+    }
+    for (k, d) in by_kind {
+        report(k, d);
+    }
+    report("all", all);
+    println!(
+        "RSS: {:.0} MB before the searches, {:.0} MB after (anon {:.0}, file {:.0}); loadavg {}",
+        rss0,
+        status_mb("VmRSS:"),
+        status_mb("RssAnon:"),
+        status_mb("RssFile:"),
+        loadavg()
+    );
+    // Throughput: `clients` threads searching back to back.
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let qs = Arc::new(qs);
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..a.clients)
+        .map(|c| {
+            let (stop, done, qs, index) = (stop.clone(), done.clone(), qs.clone(), index.clone());
+            std::thread::spawn(move || {
+                let mut i = c * 131;
+                while !stop.load(Ordering::Relaxed) {
+                    let q = &qs[i % qs.len()];
+                    black_box(index.search(&request(&q.q), &VISIBLE).expect("search"));
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(a.seconds));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("client");
+    }
+    let n = done.load(Ordering::Relaxed);
+    println!(
+        "throughput: {} clients, {:.0} searches/s over {:.1} s; RSS {:.0} MB; loadavg {}",
+        a.clients,
+        n as f64 / t0.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64(),
+        status_mb("VmRSS:"),
+        loadavg()
+    );
+}
+
+fn similar(a: &Args, index: &IncidentIndex) {
+    let mut docs: Vec<(String, String)> = Vec::new();
+    for_each_jsonl(&a.corpus, |d| {
+        let probe: String = d
+            .doc
+            .summary
+            .split_whitespace()
+            .take(60)
+            .collect::<Vec<_>>()
+            .join(" ");
+        docs.push((d.doc.id, probe));
+        Ok(())
+    })
+    .expect("corpus");
+    println!(
+        "# similar: {} probes, k = 10; loadavg {}",
+        a.similar,
+        loadavg()
+    );
+    let mut rng = incidex_indexer::corpus::SplitMix64(7);
+    let picks: Vec<usize> = (0..a.similar).map(|_| rng.below(docs.len())).collect();
+    for &i in picks.iter().take(50) {
+        black_box(index.similar_to(&docs[i].0, 10, &VISIBLE).expect("similar"));
+    }
+    let mut lat = Vec::new();
+    for &i in &picks {
+        let t = Instant::now();
+        black_box(index.similar_to(&docs[i].0, 10, &VISIBLE).expect("similar"));
+        lat.push(t.elapsed());
+    }
+    report("similar_to", lat);
+    let mut lat = Vec::new();
+    for &i in &picks {
+        let probe = SimilarQuery {
+            text: docs[i].1.clone(),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        black_box(
+            index
+                .similar_to_text(&probe, 10, &VISIBLE)
+                .expect("similar"),
+        );
+        lat.push(t.elapsed());
+    }
+    report("similar_text", lat);
+    println!("loadavg {}", loadavg());
+}
+
+fn main() {
+    let a = args();
+    println!("# engine bench, mode {}; loadavg {}", a.mode, loadavg());
+    match a.mode.as_str() {
+        "build" => {
+            build(&a);
+        }
+        "search" => search(&a, &Arc::new(open_or_build(&a))),
+        "similar" => similar(&a, &open_or_build(&a)),
+        _ => {
+            let index = Arc::new(open_or_build(&a));
+            search(&a, &index);
+            similar(&a, &index);
+        }
+    }
+}
