@@ -415,6 +415,212 @@ pub fn for_each_token(text: &str, mode: Mode, mut f: impl FnMut(&str, usize, usi
     with_scratch(|scratch| analyse_with(text, mode, scratch, |term, _, from, to| f(term, from, to)))
 }
 
+/// The query terms a snippet highlights, with their weights (as tantivy's
+/// `SnippetGenerator` takes them).
+#[derive(Debug, Clone)]
+pub(crate) struct HighlightTerms {
+    terms: std::collections::BTreeMap<String, f32>,
+    /// First characters of the terms: a word can only fold to a term with
+    /// the same first character (folding keeps it), so other words are
+    /// never folded.
+    first_chars: Vec<char>,
+    /// A term is a concept word that abbreviations emit (`emergency`, ...).
+    concepts: bool,
+}
+
+impl HighlightTerms {
+    pub(crate) fn new(terms: std::collections::BTreeMap<String, f32>) -> Self {
+        let mut first_chars: Vec<char> = terms.keys().filter_map(|t| t.chars().next()).collect();
+        first_chars.sort_unstable();
+        first_chars.dedup();
+        let concepts = terms
+            .keys()
+            .any(|t| EXPANSIONS.iter().any(|(_, c)| *c == t.as_str()));
+        HighlightTerms {
+            terms,
+            first_chars,
+            concepts,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    fn score(&self, term: &str) -> Option<f32> {
+        if term.is_ascii() {
+            self.terms.get(term).copied()
+        } else {
+            self.terms.get(&term.to_lowercase()).copied()
+        }
+    }
+}
+
+fn first_lower(s: &str) -> Option<char> {
+    let c = s.chars().next()?;
+    if c.is_ascii() {
+        Some(c.to_ascii_lowercase())
+    } else {
+        c.to_lowercase().next()
+    }
+}
+
+/// The best snippet fragment of a text: the highlighted stretch of at most
+/// `max_bytes` bytes, as tantivy's `SnippetGenerator` chooses it over the
+/// tokens of the index-mode analyser (fragments cut greedily from the start
+/// of the text; the highest sum of matched terms' weights wins, the earliest
+/// among equals). The same answer, without analysing words that cannot
+/// match: only words starting like a query term are folded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fragment {
+    pub(crate) start: usize,
+    pub(crate) stop: usize,
+    /// Highlighted byte ranges of `text`, in token order.
+    pub(crate) highlighted: Vec<std::ops::Range<usize>>,
+    score: f32,
+}
+
+pub(crate) fn best_fragment(
+    text: &str,
+    terms: &HighlightTerms,
+    max_bytes: usize,
+) -> Option<Fragment> {
+    if terms.is_empty() {
+        return None;
+    }
+    let exp_first: Vec<char> = EXPANSIONS
+        .iter()
+        .filter_map(|(k, _)| k.chars().next())
+        .collect();
+    let mut cur = Fragment {
+        start: 0,
+        stop: 0,
+        highlighted: Vec::new(),
+        score: 0.0,
+    };
+    let mut best: Option<Fragment> = None;
+    let mut token = |from: usize, to: usize, score: Option<f32>| {
+        // As tantivy's search_fragments (offsets never go backwards).
+        if to.wrapping_sub(cur.start) > max_bytes {
+            let next = Fragment {
+                start: from,
+                stop: from,
+                highlighted: Vec::new(),
+                score: 0.0,
+            };
+            let done = std::mem::replace(&mut cur, next);
+            if done.score > 0.0 && best.as_ref().is_none_or(|b| done.score > b.score) {
+                best = Some(done);
+            }
+        }
+        cur.stop = to;
+        if let Some(s) = score {
+            cur.score += s;
+            cur.highlighted.push(from..to);
+        }
+    };
+    let mut lower = String::new();
+    let mut term = String::new();
+    let mut parts = Vec::new();
+    // One simple word (or part) at `from..to`: its token, and the concept
+    // token when it has one.
+    let simple = |from: usize,
+                  to: usize,
+                  lower: &mut String,
+                  term: &mut String,
+                  token: &mut dyn FnMut(usize, usize, Option<f32>)| {
+        let raw = &text[from..to];
+        let first = first_lower(raw).unwrap_or(' ');
+        let may_match = terms.first_chars.contains(&first);
+        // A concept token matters when it may match, or when the word is
+        // longer than a fragment (the repeated token then starts one).
+        let concept_matters =
+            (terms.concepts && exp_first.contains(&first)) || to - from > max_bytes;
+        if !may_match && !concept_matters {
+            token(from, to, None);
+            return;
+        }
+        lowercase_into(raw, lower);
+        let expansion = fold_cached(lower, term);
+        token(from, to, if may_match { terms.score(term) } else { None });
+        if let Some(concept) = expansion {
+            token(from, to, terms.score(concept));
+        }
+    };
+    for_each_word(text, &mut parts, |from, to, parts| {
+        if parts.len() == 1 {
+            simple(from, to, &mut lower, &mut term, &mut token);
+            return;
+        }
+        let whole = &text[from..to];
+        let score = match first_lower(whole) {
+            Some(c) if terms.first_chars.contains(&c) => {
+                lowercase_into(whole, &mut lower);
+                terms.score(&lower)
+            }
+            _ => None,
+        };
+        token(from, to, score);
+        for &(f, t) in parts {
+            simple(f, t, &mut lower, &mut term, &mut token);
+        }
+    });
+    if cur.score > 0.0 && best.as_ref().is_none_or(|b| cur.score > b.score) {
+        best = Some(cur);
+    }
+    best
+}
+
+/// The fragment as HTML: escaped as tantivy's `Snippet::to_html` escapes
+/// (`&`, `<`, `>`, `"`, `'`), highlights merged where they overlap and
+/// wrapped in `prefix`/`postfix`.
+pub(crate) fn fragment_html(text: &str, f: &Fragment, prefix: &str, postfix: &str) -> String {
+    let fragment = &text[f.start..f.stop];
+    // A joined word longer than a fragment can leave its whole-word
+    // highlight reaching past the fragment's end (tantivy then panics on
+    // the slice); such a highlight is cut at the end.
+    let mut ranges: Vec<std::ops::Range<usize>> = f
+        .highlighted
+        .iter()
+        .map(|r| r.start.clamp(f.start, f.stop) - f.start..r.end.clamp(f.start, f.stop) - f.start)
+        .filter(|r| r.start < r.end)
+        .collect();
+    ranges.sort_by_key(|r| (r.start, r.end));
+    ranges.dedup();
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if last.end > r.start => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    let mut html = String::with_capacity(fragment.len() + 32);
+    let mut from = 0;
+    for r in merged {
+        escape_minimal(&fragment[from..r.start], &mut html);
+        html.push_str(prefix);
+        escape_minimal(&fragment[r.clone()], &mut html);
+        html.push_str(postfix);
+        from = r.end;
+    }
+    escape_minimal(&fragment[from..], &mut html);
+    html
+}
+
+/// `htmlescape::encode_minimal`, which tantivy's snippets use.
+fn escape_minimal(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#x27;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// Terms with their frequency and a readable surface form (the most
 /// frequent original spelling, lowercased), for similarity and clustering:
 /// stop words, one-character terms and bare numbers of more than four digits
@@ -857,6 +1063,191 @@ mod tests {
                 proptest::prop_assert_eq!(analyse(&text, mode), reference::analyse(&text, mode));
             }
         }
+    }
+
+    /// tantivy's own snippet over the index analyser: fragment text,
+    /// highlights and HTML.
+    fn tantivy_snippet(
+        text: &str,
+        terms: &std::collections::BTreeMap<String, f32>,
+        max: usize,
+    ) -> Option<(String, Vec<std::ops::Range<usize>>, String)> {
+        use tantivy::snippet::SnippetGenerator;
+        let generator = SnippetGenerator::new(
+            terms.clone(),
+            tantivy::tokenizer::TextAnalyzer::from(IncidentTokenizer::new(Mode::Index)),
+            tantivy::schema::Field::from_field_id(0),
+            max,
+        );
+        let mut s = generator.snippet(text);
+        if s.highlighted().is_empty() {
+            return None;
+        }
+        s.set_snippet_prefix_postfix("<mark>", "</mark>");
+        Some((
+            s.fragment().to_string(),
+            s.highlighted().to_vec(),
+            s.to_html(),
+        ))
+    }
+
+    fn ours(
+        text: &str,
+        terms: &std::collections::BTreeMap<String, f32>,
+        max: usize,
+    ) -> Option<(String, Vec<std::ops::Range<usize>>, String)> {
+        let f = best_fragment(text, &HighlightTerms::new(terms.clone()), max)?;
+        let rel = f
+            .highlighted
+            .iter()
+            .map(|r| r.start - f.start..r.end - f.start)
+            .collect();
+        Some((
+            text[f.start..f.stop].to_string(),
+            rel,
+            fragment_html(text, &f, "<mark>", "</mark>"),
+        ))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn snippets_are_tantivys(
+            text in tricky_text(),
+            picks in proptest::collection::vec(0usize..1000, 0..4),
+            extra in proptest::sample::select(vec!["", "emergency", "subscriber", "voice", "router", "p-cscf", "s1"]),
+            weights in proptest::collection::vec(1u32..50, 4),
+            max in proptest::sample::select(vec![1usize, 3, 5, 10, 20, 40, 80, 200]),
+        ) {
+            let text = text.replace("  ", " <b>&'\"</b> ");
+            let analysed = analyse(&text, Mode::Index);
+            let mut terms = std::collections::BTreeMap::new();
+            for (i, p) in picks.iter().enumerate() {
+                if !analysed.is_empty() {
+                    let t = &analysed[p % analysed.len()].term;
+                    terms.insert(t.clone(), 1.0 / weights[i] as f32);
+                }
+            }
+            if !extra.is_empty() {
+                terms.insert(extra.to_string(), 0.5);
+            }
+            let theirs = std::panic::catch_unwind(|| tantivy_snippet(&text, &terms, max));
+            match theirs {
+                Ok(theirs) => proptest::prop_assert_eq!(ours(&text, &terms, max), theirs),
+                // tantivy panics on a highlight reaching past its fragment
+                // (a joined word longer than the fragment): ours cuts it.
+                Err(_) => {
+                    let html = ours(&text, &terms, max);
+                    proptest::prop_assert!(html.is_some());
+                }
+            }
+        }
+
+        #[test]
+        fn folding_keeps_the_first_character(word in "[a-zA-Z0-9\\p{L}]{1,16}") {
+            let stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+            let lower = word.to_lowercase();
+            let folded = fold_word(&stemmer, &lower);
+            proptest::prop_assert_eq!(folded.chars().next(), lower.chars().next());
+            proptest::prop_assert_eq!(folded.to_lowercase(), folded);
+        }
+    }
+
+    #[test]
+    fn folding_keeps_the_first_character_of_english_words() {
+        let stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../schema/data/telecom/incidents.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut n = 0;
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let lower = w.to_lowercase();
+            let folded = fold_word(&stemmer, &lower);
+            assert_eq!(folded.chars().next(), lower.chars().next(), "{w}");
+            n += 1;
+        }
+        // Snowball's exceptional forms too.
+        for w in [
+            "dying",
+            "lying",
+            "tying",
+            "skies",
+            "skis",
+            "idly",
+            "gently",
+            "ugly",
+            "early",
+            "only",
+            "singly",
+            "news",
+            "howe",
+            "atlas",
+            "cosmos",
+            "bias",
+            "andes",
+            "yelled",
+            "yesterday",
+            "generously",
+            "hoping",
+            "ies",
+            "sses",
+            "ing",
+            "ed",
+        ] {
+            let folded = fold_word(&stemmer, w);
+            assert_eq!(folded.chars().next(), w.chars().next(), "{w}");
+        }
+        assert!(n > 5_000, "{n} words");
+    }
+
+    #[test]
+    fn a_joined_word_longer_than_the_snippet_is_highlighted_without_panicking() {
+        let word = format!("{}b", "a1-".repeat(100));
+        let text = format!("before {word} after");
+        let mut terms = std::collections::BTreeMap::new();
+        terms.insert(word.clone(), 0.5);
+        // tantivy's own snippet slices past its fragment here.
+        assert!(std::panic::catch_unwind(|| tantivy_snippet(&text, &terms, 200)).is_err());
+        let (fragment, _, html) = ours(&text, &terms, 200).expect("a fragment");
+        assert!(
+            html.starts_with("<mark>") && html.ends_with("</mark>"),
+            "{html}"
+        );
+        assert_eq!(html, format!("<mark>{fragment}</mark>"));
+    }
+
+    #[test]
+    fn snippets_are_tantivys_on_long_telecom_text() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../schema/data/telecom/incidents.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut checked = 0;
+        for (i, line) in text.lines().enumerate() {
+            let analysed = analyse(line, Mode::Index);
+            for (j, max) in [(7usize, 200usize), (131, 150), (977, 40), (3, 1000)] {
+                let mut terms = std::collections::BTreeMap::new();
+                terms.insert(analysed[(i * j) % analysed.len()].term.clone(), 0.25);
+                terms.insert(
+                    analysed[(i * j * 7 + 1) % analysed.len()].term.clone(),
+                    0.125,
+                );
+                terms.insert("emergency".to_string(), 0.5);
+                assert_eq!(
+                    ours(line, &terms, max),
+                    tantivy_snippet(line, &terms, max),
+                    "line {i}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
     }
 
     #[test]

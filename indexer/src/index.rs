@@ -25,14 +25,20 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, ConstScorer, EnableScoring, Explanation, Occur, Query, Scorer, TermQuery, Weight,
+};
 use tantivy::schema::IndexRecordOption;
 use tantivy::tokenizer::TokenizerManager;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader,
+    TantivyDocument, Warmer,
+};
 
 use crate::doc::{IndexDoc, Tlp};
 use crate::error::{IndexError, Result};
 use crate::mapping::{Fields, KeywordField, query_tokenizers, register_analyzers};
+use crate::search::{DocBitsSet, SegmentTables, visibility_mask};
 
 /// Options for the index writer.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +69,9 @@ struct CommitMarker {
 pub struct IncidentIndex {
     index: Index,
     reader: IndexReader,
+    /// Per-segment facet and visibility tables; the reader's warmer fills
+    /// them (it holds a weak reference, this is the strong one).
+    tables: Arc<SegmentTables>,
     fields: Fields,
     query_tokenizers: TokenizerManager,
     dir: Option<PathBuf>,
@@ -98,13 +107,17 @@ impl IncidentIndex {
     fn from_index(index: Index, dir: Option<PathBuf>) -> Result<Self> {
         register_analyzers(&index);
         let fields = Fields::from_schema(index.schema())?;
+        let tables = Arc::new(SegmentTables::default());
+        let warmer: Arc<dyn Warmer> = tables.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()?;
         Ok(IncidentIndex {
             index,
             reader,
+            tables,
             fields,
             query_tokenizers: query_tokenizers(),
             dir,
@@ -210,11 +223,17 @@ impl IncidentIndex {
     }
 
     /// A query matching exactly the documents at the given TLP levels (none
-    /// when `visibility` is empty).
+    /// when `visibility` is empty): the documents whose tlp term is one of
+    /// theirs, read from the segment tables (no postings are decoded).
     pub(crate) fn visibility_query(&self, visibility: &[Tlp]) -> Box<dyn Query> {
-        Box::new(TermSetQuery::new(
-            visibility.iter().map(|t| self.fields.tlp_term(*t)),
-        ))
+        Box::new(VisibilityQuery {
+            tables: self.tables.clone(),
+            mask: visibility_mask(visibility),
+        })
+    }
+
+    pub(crate) fn segment_tables(&self) -> Arc<SegmentTables> {
+        self.tables.clone()
     }
 
     pub(crate) fn searcher(&self) -> Searcher {
@@ -235,6 +254,49 @@ impl IncidentIndex {
 
     pub(crate) fn keyword_field(&self, k: KeywordField) -> tantivy::schema::Field {
         self.fields.keyword(k)
+    }
+}
+
+/// Documents at a set of TLP levels, as a query.
+#[derive(Clone)]
+struct VisibilityQuery {
+    tables: Arc<SegmentTables>,
+    mask: u8,
+}
+
+impl std::fmt::Debug for VisibilityQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VisibilityQuery")
+            .field("mask", &self.mask)
+            .finish()
+    }
+}
+
+impl Query for VisibilityQuery {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for VisibilityQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let bits = self.tables.get(reader)?.visible_docs(self.mask);
+        Ok(Box::new(ConstScorer::new(DocBitsSet::new(bits), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        if self
+            .tables
+            .get(reader)?
+            .visible_docs(self.mask)
+            .contains(doc)
+        {
+            Ok(Explanation::new("VisibilityQuery", 1.0))
+        } else {
+            Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not visible"
+            )))
+        }
     }
 }
 
