@@ -19,7 +19,8 @@
 //! when missing. Other options: `--threads N --heap-mb M` (writer),
 //! `--commit-every N` (documents per commit while building), `--rounds R`
 //! (measured passes over the queries), `--clients C --seconds S`
-//! (throughput run), `--similar N` (probes).
+//! (throughput run), `--similar N` (probes), `--slowest N` (list the N
+//! slowest queries of the last round).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -46,6 +47,7 @@ struct Args {
     clients: usize,
     seconds: u64,
     similar: usize,
+    slowest: usize,
 }
 
 fn args() -> Args {
@@ -92,6 +94,7 @@ fn args() -> Args {
         clients: num("clients", 8),
         seconds: num("seconds", 10) as u64,
         similar: num("similar", 1000),
+        slowest: num("slowest", 0),
     }
 }
 
@@ -221,7 +224,25 @@ fn build(a: &Args) -> IncidentIndex {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    space(&index);
     index
+}
+
+/// The largest parts of the index, by field.
+fn space(index: &IncidentIndex) {
+    let Ok(usage) = index.space_usage() else {
+        return;
+    };
+    let mut v: Vec<(String, u64)> = usage.into_iter().collect();
+    v.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    println!(
+        "space: {}",
+        v.iter()
+            .take(14)
+            .map(|(k, n)| format!("{k} {:.1}", *n as f64 / 1e6))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 fn open_or_build(a: &Args) -> IncidentIndex {
@@ -339,7 +360,26 @@ fn search(a: &Args, index: &Arc<IncidentIndex>) {
     for (k, d) in by_kind {
         report(k, d);
     }
-    report("all", all);
+    report("all", all.clone());
+    if a.slowest > 0 {
+        // The slowest queries of the last round, with their totals.
+        let last = &all[all.len() - qs.len()..];
+        let mut order: Vec<usize> = (0..qs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(last[i]));
+        for &i in order.iter().take(a.slowest) {
+            let total = index
+                .search(&request(&qs[i].q), &VISIBLE)
+                .expect("search")
+                .total;
+            println!(
+                "  slow {:>7.3} ms  {:<12} total {:>6}  {}",
+                last[i].as_secs_f64() * 1e3,
+                qs[i].kind,
+                total,
+                qs[i].q
+            );
+        }
+    }
     println!(
         "RSS: {:.0} MB before the searches, {:.0} MB after (anon {:.0}, file {:.0}); loadavg {}",
         rss0,
@@ -432,6 +472,28 @@ fn similar(a: &Args, index: &IncidentIndex) {
     println!("loadavg {}", loadavg());
 }
 
+/// Reading stored documents by id (random order): what a hit's loading costs.
+fn stored(a: &Args, index: &IncidentIndex) {
+    let mut ids: Vec<String> = Vec::new();
+    for_each_jsonl(&a.corpus, |d| {
+        ids.push(d.doc.id);
+        Ok(())
+    })
+    .expect("corpus");
+    let mut rng = incidex_indexer::corpus::SplitMix64(11);
+    let picks: Vec<usize> = (0..5000).map(|_| rng.below(ids.len())).collect();
+    for &i in picks.iter().take(500) {
+        black_box(index.get(&ids[i], &VISIBLE).expect("get"));
+    }
+    let mut lat = Vec::new();
+    for &i in &picks {
+        let t = Instant::now();
+        black_box(index.get(&ids[i], &VISIBLE).expect("get"));
+        lat.push(t.elapsed());
+    }
+    report("get", lat);
+}
+
 fn main() {
     let a = args();
     println!("# engine bench, mode {}; loadavg {}", a.mode, loadavg());
@@ -441,6 +503,7 @@ fn main() {
         }
         "search" => search(&a, &Arc::new(open_or_build(&a))),
         "similar" => similar(&a, &open_or_build(&a)),
+        "get" => stored(&a, &open_or_build(&a)),
         _ => {
             let index = Arc::new(open_or_build(&a));
             search(&a, &index);

@@ -122,10 +122,6 @@ pub struct AnalysedToken {
     pub to: usize,
 }
 
-fn is_joiner(c: char) -> bool {
-    matches!(c, '-' | '/' | '_' | '.' | ',')
-}
-
 /// The character at byte `i` of `text` and its length in bytes.
 #[inline]
 fn char_at(text: &str, i: usize) -> (char, usize) {
@@ -147,11 +143,28 @@ fn for_each_word(
     parts: &mut Vec<(usize, usize)>,
     mut f: impl FnMut(usize, usize, &[(usize, usize)]),
 ) {
-    let n = text.len();
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    // Whether the character at `i` is alphanumeric, and its length.
+    let alnum_at = |i: usize| -> (bool, char, usize) {
+        let b = bytes[i];
+        if b < 0x80 {
+            (b.is_ascii_alphanumeric(), b as char, 1)
+        } else {
+            let (c, l) = char_at(text, i);
+            (c.is_alphanumeric(), c, l)
+        }
+    };
     let mut i = 0;
     while i < n {
-        let (c, l) = char_at(text, i);
-        if !c.is_alphanumeric() {
+        // Skip separators, ASCII ones a byte at a time.
+        let b = bytes[i];
+        if b < 0x80 && !b.is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let (ok, _, l) = alnum_at(i);
+        if !ok {
             i += l;
             continue;
         }
@@ -160,34 +173,41 @@ fn for_each_word(
         let mut part_from = from;
         let mut has_dot = false;
         loop {
-            let mut last = c;
+            let mut last = ' ';
             while i < n {
-                let (c, l) = char_at(text, i);
-                if !c.is_alphanumeric() {
-                    break;
+                let b = bytes[i];
+                if b < 0x80 {
+                    if !b.is_ascii_alphanumeric() {
+                        break;
+                    }
+                    last = b as char;
+                    i += 1;
+                } else {
+                    let (ok, c, l) = alnum_at(i);
+                    if !ok {
+                        break;
+                    }
+                    last = c;
+                    i += l;
                 }
-                last = c;
-                i += l;
             }
             parts.push((part_from, i));
             // A joiner continues the word only when an alphanumeric follows;
             // a dot or comma only between digits (decimals, versions,
             // thousands: `7,000,000` must not yield the emergency number 000).
-            if i < n {
-                let (j, jl) = char_at(text, i);
-                if is_joiner(j) && i + jl < n {
-                    let (next, _) = char_at(text, i + jl);
-                    if next.is_alphanumeric() {
-                        if matches!(j, '.' | ',') {
-                            if !(last.is_ascii_digit() && next.is_ascii_digit()) {
-                                break;
-                            }
-                            has_dot = true;
+            if i + 1 < n && matches!(bytes[i], b'-' | b'/' | b'_' | b'.' | b',') {
+                let j = bytes[i];
+                let (next_ok, next, _) = alnum_at(i + 1);
+                if next_ok {
+                    if matches!(j, b'.' | b',') {
+                        if !(last.is_ascii_digit() && next.is_ascii_digit()) {
+                            break;
                         }
-                        i += jl;
-                        part_from = i;
-                        continue;
+                        has_dot = true;
                     }
+                    i += 1;
+                    part_from = i;
+                    continue;
                 }
             }
             break;
@@ -488,87 +508,100 @@ pub(crate) fn best_fragment(
     if terms.is_empty() {
         return None;
     }
-    let exp_first: Vec<char> = EXPANSIONS
-        .iter()
-        .filter_map(|(k, _)| k.chars().next())
-        .collect();
-    let mut cur = Fragment {
-        start: 0,
-        stop: 0,
-        highlighted: Vec::new(),
-        score: 0.0,
-    };
-    let mut best: Option<Fragment> = None;
-    let mut token = |from: usize, to: usize, score: Option<f32>| {
-        // As tantivy's search_fragments (offsets never go backwards).
-        if to.wrapping_sub(cur.start) > max_bytes {
-            let next = Fragment {
-                start: from,
-                stop: from,
-                highlighted: Vec::new(),
-                score: 0.0,
-            };
-            let done = std::mem::replace(&mut cur, next);
-            if done.score > 0.0 && best.as_ref().is_none_or(|b| done.score > b.score) {
-                best = Some(done);
-            }
-        }
-        cur.stop = to;
-        if let Some(s) = score {
-            cur.score += s;
-            cur.highlighted.push(from..to);
-        }
+    let mut cut = Cutter {
+        max_bytes,
+        cur: Fragment::at(0),
+        best: None,
     };
     let mut lower = String::new();
     let mut term = String::new();
     let mut parts = Vec::new();
-    // One simple word (or part) at `from..to`: its token, and the concept
-    // token when it has one.
-    let simple = |from: usize,
-                  to: usize,
-                  lower: &mut String,
-                  term: &mut String,
-                  token: &mut dyn FnMut(usize, usize, Option<f32>)| {
-        let raw = &text[from..to];
-        let first = first_lower(raw).unwrap_or(' ');
-        let may_match = terms.first_chars.contains(&first);
-        // A concept token matters when it may match, or when the word is
-        // longer than a fragment (the repeated token then starts one).
-        let concept_matters =
-            (terms.concepts && exp_first.contains(&first)) || to - from > max_bytes;
-        if !may_match && !concept_matters {
-            token(from, to, None);
-            return;
-        }
-        lowercase_into(raw, lower);
-        let expansion = fold_cached(lower, term);
-        token(from, to, if may_match { terms.score(term) } else { None });
-        if let Some(concept) = expansion {
-            token(from, to, terms.score(concept));
-        }
-    };
     for_each_word(text, &mut parts, |from, to, parts| {
-        if parts.len() == 1 {
-            simple(from, to, &mut lower, &mut term, &mut token);
-            return;
+        if parts.len() > 1 {
+            let whole = &text[from..to];
+            let score = match first_lower(whole) {
+                Some(c) if terms.first_chars.contains(&c) => {
+                    lowercase_into(whole, &mut lower);
+                    terms.score(&lower)
+                }
+                _ => None,
+            };
+            cut.token(from, to, score);
         }
-        let whole = &text[from..to];
-        let score = match first_lower(whole) {
-            Some(c) if terms.first_chars.contains(&c) => {
-                lowercase_into(whole, &mut lower);
-                terms.score(&lower)
-            }
-            _ => None,
-        };
-        token(from, to, score);
         for &(f, t) in parts {
-            simple(f, t, &mut lower, &mut term, &mut token);
+            // One simple word (or part): its token, and the concept token
+            // when it has one.
+            let raw = &text[f..t];
+            let first = first_lower(raw).unwrap_or(' ');
+            let may_match = terms.first_chars.contains(&first);
+            // A concept token matters when it may match, or when the word is
+            // longer than a fragment (the repeated token then starts one).
+            let concept_may_match = terms.concepts && EXPANSION_FIRST.contains(&first);
+            if !may_match && !concept_may_match && t - f <= max_bytes {
+                cut.token(f, t, None);
+                continue;
+            }
+            lowercase_into(raw, &mut lower);
+            let expansion = fold_cached(&lower, &mut term);
+            cut.token(f, t, if may_match { terms.score(&term) } else { None });
+            if let Some(concept) = expansion {
+                cut.token(f, t, terms.score(concept));
+            }
         }
     });
-    if cur.score > 0.0 && best.as_ref().is_none_or(|b| cur.score > b.score) {
-        best = Some(cur);
+    cut.finish()
+}
+
+/// First characters of the words that emit a concept ([`EXPANSIONS`]).
+const EXPANSION_FIRST: [char; 7] = ['0', '1', '9', 'h', 'p', 'u', 'v'];
+
+/// tantivy's `search_fragments` and `select_best_fragment_combination`,
+/// keeping only the best fragment so far.
+struct Cutter {
+    max_bytes: usize,
+    cur: Fragment,
+    best: Option<Fragment>,
+}
+
+impl Fragment {
+    fn at(start: usize) -> Fragment {
+        Fragment {
+            start,
+            stop: start,
+            highlighted: Vec::new(),
+            score: 0.0,
+        }
     }
-    best
+}
+
+impl Cutter {
+    #[inline]
+    fn token(&mut self, from: usize, to: usize, score: Option<f32>) {
+        // Offsets never go backwards past a fragment's start; tantivy
+        // computes this difference in usize as well.
+        if to.wrapping_sub(self.cur.start) > self.max_bytes {
+            let done = std::mem::replace(&mut self.cur, Fragment::at(from));
+            self.offer(done);
+        }
+        self.cur.stop = to;
+        if let Some(s) = score {
+            self.cur.score += s;
+            self.cur.highlighted.push(from..to);
+        }
+    }
+
+    /// The highest score wins, the earliest among equals.
+    fn offer(&mut self, f: Fragment) {
+        if f.score > 0.0 && self.best.as_ref().is_none_or(|b| f.score > b.score) {
+            self.best = Some(f);
+        }
+    }
+
+    fn finish(mut self) -> Option<Fragment> {
+        let last = std::mem::replace(&mut self.cur, Fragment::at(0));
+        self.offer(last);
+        self.best
+    }
 }
 
 /// The fragment as HTML: escaped as tantivy's `Snippet::to_html` escapes
@@ -826,6 +859,10 @@ mod tests {
     /// no caches), kept to check the faster one against.
     mod reference {
         use super::super::*;
+
+        fn is_joiner(c: char) -> bool {
+            matches!(c, '-' | '/' | '_' | '.' | ',')
+        }
 
         struct RawWord {
             from: usize,
@@ -1273,6 +1310,17 @@ mod tests {
             }
             assert_eq!(got, reference::analyse(text, Mode::Index), "{text:?}");
         }
+    }
+
+    #[test]
+    fn expansion_first_characters_are_those_of_the_expansions() {
+        let mut first: Vec<char> = EXPANSIONS
+            .iter()
+            .filter_map(|(k, _)| k.chars().next())
+            .collect();
+        first.sort_unstable();
+        first.dedup();
+        assert_eq!(first, EXPANSION_FIRST.to_vec());
     }
 
     #[test]

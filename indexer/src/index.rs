@@ -59,6 +59,26 @@ impl Default for WriterOptions {
     }
 }
 
+/// Doc store block size of new indexes (tantivy's default is 16 KiB).
+///
+/// Each hit of a search decompresses the block holding its document. With
+/// reports of about 5 KB, 8 KiB blocks hold one or two: a 10-hit page
+/// decompresses about half as much as with 16 KiB blocks (measured 10 µs a
+/// document instead of 13), for a doc store 4% larger. LZ4, not zstd:
+/// tantivy's zstd store makes a fresh decompression context for every
+/// block, which measured 31-40 µs a document (+0.2 ms a page) for a store
+/// a third smaller. Existing indexes keep the settings they were created
+/// with.
+pub const DOCSTORE_BLOCK_BYTES: usize = 8 * 1024;
+
+fn store_settings() -> tantivy::IndexSettings {
+    tantivy::IndexSettings {
+        docstore_compression: tantivy::store::Compressor::Lz4,
+        docstore_blocksize: DOCSTORE_BLOCK_BYTES,
+        ..Default::default()
+    }
+}
+
 /// What the commit payload holds.
 #[derive(Debug, Serialize, Deserialize)]
 struct CommitMarker {
@@ -95,7 +115,10 @@ impl IncidentIndex {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let index = Index::open_or_create(mmap, Fields::build_schema())?;
+        let index = Index::builder()
+            .schema(Fields::build_schema())
+            .settings(store_settings())
+            .open_or_create(mmap)?;
         Self::from_index(index, Some(dir.to_path_buf()))
     }
 
@@ -164,6 +187,34 @@ impl IncidentIndex {
     /// Number of documents visible to searches (all TLP levels).
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// Bytes on disk by part and field (`postings.summary`,
+    /// `positions.title`, `store`, ...), summed over the live segments: what
+    /// the index spends its space on.
+    pub fn space_usage(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let usage = self
+            .searcher()
+            .space_usage()
+            .map_err(|e| IndexError::io(self.dir.clone().unwrap_or_default(), e))?;
+        let mut out = std::collections::BTreeMap::new();
+        let mut add = |key: String, n: u64| *out.entry(key).or_insert(0u64) += n;
+        for seg in usage.segments() {
+            for (part, per_field) in [
+                ("terms", seg.termdict()),
+                ("postings", seg.postings()),
+                ("positions", seg.positions()),
+                ("fast", seg.fast_fields()),
+                ("fieldnorms", seg.fieldnorms()),
+            ] {
+                for f in per_field.fields() {
+                    add(format!("{part}.{}", f.field_name()), f.total().get_bytes());
+                }
+            }
+            add("store".into(), seg.store().total().get_bytes());
+            add("deletes".into(), seg.deletes().get_bytes());
+        }
+        Ok(out)
     }
 
     /// Makes the latest commit visible to searches. Commits through this
