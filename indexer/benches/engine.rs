@@ -8,6 +8,8 @@
 //! cargo bench -p incidex-indexer --bench engine -- build  [--corpus F] [--index DIR]
 //! cargo bench -p incidex-indexer --bench engine -- search [--corpus F] [--index DIR] [--queries F]
 //! cargo bench -p incidex-indexer --bench engine -- similar [--corpus F] [--index DIR]
+//! cargo bench -p incidex-indexer --bench engine -- get     [--corpus F] [--index DIR]
+//! cargo bench -p incidex-indexer --bench engine -- trickle [--every-ms 150] [--seconds 60]
 //! cargo bench -p incidex-indexer --bench engine -- all
 //! ```
 //!
@@ -16,7 +18,10 @@
 //! there first when it is missing (`build` always builds afresh). The query
 //! file defaults to `target/bench-cache/<corpus name>-queries.jsonl`, made
 //! with `python3 /work/shared/bench/queries.py --corpus F --n 1000 --seed 1`
-//! when missing. Other options: `--threads N --heap-mb M` (writer),
+//! when missing. `trickle` copies the index aside and commits one report at
+//! a time while a searcher runs the query mix. Other options:
+//! `--threads N --heap-mb M --merge-min N --merge-factor F --merge-min-docs
+//! D --merge-deleted R --compact 1` (writer, see `WriterOptions`),
 //! `--commit-every N` (documents per commit while building), `--rounds R`
 //! (measured passes over the queries), `--clients C --seconds S`
 //! (throughput run), `--similar N` (probes), `--slowest N` (list the N
@@ -30,7 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use incidex_indexer::corpus::for_each_jsonl;
-use incidex_indexer::{IncidentIndex, SearchRequest, SimilarQuery, Tlp, WriterOptions};
+use incidex_indexer::{
+    IncidentIndex, MergeOptions, SearchRequest, SimilarQuery, Tlp, WriterOptions,
+};
 
 /// What a member cleared up to amber sees (the benchmark's reader).
 const VISIBLE: [Tlp; 3] = [Tlp::Clear, Tlp::Green, Tlp::Amber];
@@ -48,6 +55,9 @@ struct Args {
     seconds: u64,
     similar: usize,
     slowest: usize,
+    merge: MergeOptions,
+    compact: bool,
+    every_ms: u64,
 }
 
 fn args() -> Args {
@@ -95,6 +105,23 @@ fn args() -> Args {
         seconds: num("seconds", 10) as u64,
         similar: num("similar", 1000),
         slowest: num("slowest", 0),
+        merge: {
+            let d = MergeOptions::default();
+            MergeOptions {
+                min_segments: num("merge-min", d.min_segments),
+                tier_factor: kv
+                    .get("merge-factor")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d.tier_factor),
+                min_tier_docs: num("merge-min-docs", d.min_tier_docs as usize) as u32,
+                max_deleted_ratio: kv
+                    .get("merge-deleted")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d.max_deleted_ratio),
+            }
+        },
+        compact: num("compact", 0) == 1,
+        every_ms: num("every-ms", 150) as u64,
     }
 }
 
@@ -169,12 +196,8 @@ fn build(a: &Args) -> IncidentIndex {
     let index = IncidentIndex::open_or_create(&a.index).expect("index");
     let rss_before = status_mb("VmRSS:");
     let t0 = Instant::now();
-    let mut w = index
-        .writer_with(WriterOptions {
-            threads: a.threads,
-            heap_bytes: a.heap_mb << 20,
-        })
-        .expect("writer");
+    let mut w = index.writer_with(writer_options(a)).expect("writer");
+    let sampler = RssSampler::start();
     let mut n = 0usize;
     let mut bytes = 0usize;
     let mut commits = Vec::new();
@@ -195,8 +218,12 @@ fn build(a: &Args) -> IncidentIndex {
     w.commit(n as i64).expect("commit");
     commits.push(c.elapsed());
     let indexed = t0.elapsed();
+    if a.compact {
+        w.compact().expect("compact");
+    }
     w.finish().expect("finish");
     let took = t0.elapsed();
+    let (anon_max, file_max) = sampler.stop();
     index.reload().expect("reload");
     commits.sort();
     println!(
@@ -209,11 +236,15 @@ fn build(a: &Args) -> IncidentIndex {
         (took - indexed).as_secs_f64(),
     );
     println!(
-        "build: commits {} (slowest {:.0} ms); peak RSS {:.0} MB (before the writer {:.0} MB)",
+        "build: commits {} (slowest {:.0} ms); peak RSS {:.0} MB (before the writer {:.0} MB; sampled peaks: anon {:.0} MB, file {:.0} MB); {} segments; loadavg {}",
         commits.len(),
         commits.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
         status_mb("VmHWM:"),
-        rss_before
+        rss_before,
+        anon_max,
+        file_max,
+        index.num_segments(),
+        loadavg()
     );
     println!(
         "index: {:.1} MB on disk; by kind: {}",
@@ -245,14 +276,145 @@ fn space(index: &IncidentIndex) {
     );
 }
 
+fn writer_options(a: &Args) -> WriterOptions {
+    WriterOptions {
+        threads: a.threads,
+        heap_bytes: a.heap_mb << 20,
+        merge: a.merge,
+    }
+}
+
+/// Samples the process's anonymous and file-backed resident memory every
+/// 50 ms, keeping the peaks.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(f64, f64)>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut anon, mut file) = (0f64, 0f64);
+            while !s.load(Ordering::Relaxed) {
+                anon = anon.max(status_mb("RssAnon:"));
+                file = file.max(status_mb("RssFile:"));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (anon, file)
+        });
+        RssSampler { stop, handle }
+    }
+
+    fn stop(self) -> (f64, f64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or((0.0, 0.0))
+    }
+}
+
+/// A steady trickle on top of a built index: one new report committed every
+/// `--every-ms` for `--seconds`, with a searcher running the query mix at
+/// the same time. Reports how long each commit takes to become searchable,
+/// the segment count over time, and search latency meanwhile.
+fn trickle(a: &Args) {
+    let src = open_or_build(a);
+    drop(src);
+    let dir = a.index.with_extension("trickle");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("remove old copy");
+    }
+    std::fs::create_dir_all(&dir).expect("copy dir");
+    for e in std::fs::read_dir(&a.index).expect("index dir") {
+        let e = e.expect("entry");
+        if e.file_name() != ".tantivy-writer.lock" && e.file_name() != ".tantivy-meta.lock" {
+            std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+        }
+    }
+    let index = Arc::new(IncidentIndex::open_or_create(&dir).expect("index"));
+    let mut docs = Vec::new();
+    for_each_jsonl(&a.corpus, |d| {
+        if docs.len() < 5000 {
+            docs.push(d.doc);
+        }
+        Ok(())
+    })
+    .expect("corpus");
+    let qs = Arc::new(queries(a));
+    println!(
+        "# trickle: one report every {} ms for {} s on {} docs ({} segments), merge {:?}; loadavg {}",
+        a.every_ms,
+        a.seconds,
+        index.num_docs(),
+        index.num_segments(),
+        a.merge,
+        loadavg()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let searcher = {
+        let (stop, qs, index) = (stop.clone(), qs.clone(), index.clone());
+        std::thread::spawn(move || {
+            let mut lat = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let q = &qs[i % qs.len()];
+                let t = Instant::now();
+                black_box(index.search(&request(&q.q), &VISIBLE).expect("search"));
+                lat.push(t.elapsed());
+                i += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            lat
+        })
+    };
+    let mut w = index.writer_with(writer_options(a)).expect("writer");
+    let mut publish = Vec::new();
+    let mut segments = Vec::new();
+    let t0 = Instant::now();
+    let mut seq = w.last_seq().unwrap_or(0);
+    let mut n = 0usize;
+    while t0.elapsed() < Duration::from_secs(a.seconds) {
+        let tick = Instant::now();
+        let mut d = docs[n % docs.len()].clone();
+        d.id = format!("trickle-{n}");
+        n += 1;
+        seq += 1;
+        w.upsert(&d).expect("upsert");
+        w.commit(seq).expect("commit");
+        // Searchable now: the commit reloads the reader.
+        publish.push(tick.elapsed());
+        segments.push(index.num_segments());
+        let spent = tick.elapsed();
+        if let Some(rest) = Duration::from_millis(a.every_ms).checked_sub(spent) {
+            std::thread::sleep(rest);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let lat = searcher.join().expect("searcher");
+    report("commit->seen", publish);
+    report("search", lat);
+    let max_seg = segments.iter().copied().max().unwrap_or(0);
+    let mean_seg = segments.iter().sum::<usize>() as f64 / segments.len().max(1) as f64;
+    println!(
+        "segments: mean {mean_seg:.1}, max {max_seg}, at the end {}; {} reports; RSS {:.0} MB (anon {:.0}); loadavg {}",
+        index.num_segments(),
+        n,
+        status_mb("VmRSS:"),
+        status_mb("RssAnon:"),
+        loadavg()
+    );
+    w.finish().expect("finish");
+}
+
 fn open_or_build(a: &Args) -> IncidentIndex {
     if a.index.join("meta.json").exists() {
         let index = IncidentIndex::open_or_create(&a.index).expect("open index");
         if index.num_docs() > 0 {
             println!(
-                "# index {} ({} docs, {:.1} MB)",
+                "# index {} ({} docs, {} segments, {:.1} MB)",
                 a.index.display(),
                 index.num_docs(),
+                index.num_segments(),
                 dir_size_mb(&a.index)
             );
             return index;
@@ -504,6 +666,7 @@ fn main() {
         "search" => search(&a, &Arc::new(open_or_build(&a))),
         "similar" => similar(&a, &open_or_build(&a)),
         "get" => stored(&a, &open_or_build(&a)),
+        "trickle" => trickle(&a),
         _ => {
             let index = Arc::new(open_or_build(&a));
             search(&a, &index);

@@ -41,13 +41,16 @@ use crate::mapping::{Fields, KeywordField, query_tokenizers, register_analyzers}
 use crate::search::{DocBitsSet, SegmentTables, visibility_mask};
 
 /// Options for the index writer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WriterOptions {
     /// Indexing threads (the service machine has two cores, shared).
     pub threads: usize,
-    /// Total memory budget of the writer in bytes (tantivy needs at least
-    /// 15 MB per thread).
+    /// Total memory budget of the writer in bytes, shared by its threads
+    /// (tantivy needs at least 15 MB per thread). A thread writes its
+    /// documents out as a segment when its share is full, or on commit.
     pub heap_bytes: usize,
+    /// When segments are merged.
+    pub merge: MergeOptions,
 }
 
 impl Default for WriterOptions {
@@ -55,7 +58,67 @@ impl Default for WriterOptions {
         WriterOptions {
             threads: 1,
             heap_bytes: 64 * 1024 * 1024,
+            merge: MergeOptions::default(),
         }
+    }
+}
+
+/// When the writer merges segments (tantivy's log merge policy): segments
+/// are grouped in tiers of similar size (each tier `tier_factor` times
+/// larger than the next), and a tier is merged into one segment as soon as
+/// it holds `min_segments` of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MergeOptions {
+    /// Segments of one tier merged together; 0 never merges (tests that
+    /// need a fixed segment layout).
+    pub min_segments: usize,
+    /// Size ratio between tiers.
+    pub tier_factor: f64,
+    /// Segments with fewer documents all form the lowest tier.
+    pub min_tier_docs: u32,
+    /// A tier with a segment whose share of deleted documents exceeds this
+    /// is merged even when it holds fewer segments (reclaims replaced
+    /// reports).
+    pub max_deleted_ratio: f32,
+}
+
+/// Merge four segments of a tier into one, tiers four times apart, from
+/// 1,000 documents: a steady trickle of one-report commits keeps about four
+/// segments beside the large ones (tantivy's default, 8 per tier from
+/// 10,000 documents, averaged 6 and peaked at 10, and merged 9,000-document
+/// segments again for every few reports); a bulk build ends with one to
+/// five. A segment with more than 30% of its documents replaced or deleted
+/// is merged again (tantivy's default never does).
+impl Default for MergeOptions {
+    fn default() -> Self {
+        MergeOptions {
+            min_segments: 4,
+            tier_factor: 4.0,
+            min_tier_docs: 1_000,
+            max_deleted_ratio: 0.3,
+        }
+    }
+}
+
+impl MergeOptions {
+    /// Never merge.
+    pub fn none() -> Self {
+        MergeOptions {
+            min_segments: 0,
+            ..Default::default()
+        }
+    }
+
+    fn policy(&self) -> Box<dyn tantivy::indexer::MergePolicy> {
+        if self.min_segments == 0 {
+            return Box::new(tantivy::indexer::NoMergePolicy);
+        }
+        let mut p = tantivy::indexer::LogMergePolicy::default();
+        p.set_min_num_segments(self.min_segments.max(2));
+        p.set_level_log_size(self.tier_factor.max(1.01).log2());
+        p.set_min_layer_size(self.min_tier_docs);
+        p.set_del_docs_ratio_before_merge(self.max_deleted_ratio.clamp(0.01, 1.0));
+        Box::new(p)
     }
 }
 
@@ -162,6 +225,7 @@ impl IncidentIndex {
         let writer = self
             .index
             .writer_with_num_threads(opts.threads.max(1), opts.heap_bytes)?;
+        writer.set_merge_policy(opts.merge.policy());
         Ok(IncidentWriter {
             writer,
             fields: self.fields.clone(),
@@ -182,6 +246,11 @@ impl IncidentIndex {
                 .map(|m| Some(m.last_seq))
                 .map_err(|e| IndexError::Payload(format!("{e}: {p}"))),
         }
+    }
+
+    /// Number of segments searches go through.
+    pub fn num_segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Number of documents visible to searches (all TLP levels).
@@ -424,6 +493,28 @@ impl IncidentWriter {
     pub fn rollback(&mut self) -> Result<()> {
         self.writer.rollback()?;
         self.pending = 0;
+        Ok(())
+    }
+
+    /// Merges every committed segment into one and waits for it, then
+    /// makes the result visible: after a bulk build, searches and similar
+    /// incidents then look terms up once instead of once per segment.
+    /// Pending operations are left pending.
+    pub fn compact(&mut self) -> Result<()> {
+        // A background merge may hold some of the segments: its result
+        // replaces them, so the merge of all is asked again (a few times).
+        for attempt in 0.. {
+            let ids = self.writer.index().searchable_segment_ids()?;
+            if ids.len() <= 1 {
+                break;
+            }
+            match self.writer.merge(&ids).wait() {
+                Ok(_) => break,
+                Err(e) if attempt >= 50 => return Err(e.into()),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+        self.reader.reload()?;
         Ok(())
     }
 

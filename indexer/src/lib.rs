@@ -28,7 +28,7 @@ pub use cluster::{
 };
 pub use doc::{IndexDoc, Tlp};
 pub use error::{IndexError, Result};
-pub use index::{IncidentIndex, IncidentWriter, IndexHandle, Rebuild, WriterOptions};
+pub use index::{IncidentIndex, IncidentWriter, IndexHandle, MergeOptions, Rebuild, WriterOptions};
 pub use limits::{QueryLimit, check_query};
 pub use mapping::{FlagField, KeywordField};
 pub use percolate::{DocMatch, MatchBatch, MatchReason};

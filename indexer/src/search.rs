@@ -988,6 +988,7 @@ mod tests {
             .writer_with(WriterOptions {
                 threads: 1,
                 heap_bytes: 16_000_000,
+                ..Default::default()
             })
             .unwrap();
         w.upsert(&doc("a", Tlp::Clear, "minor")).unwrap();

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, TimeZone, Utc};
 use incidex_indexer::corpus::{SplitMix64, SyntheticStyle, load_jsonl, synthetic};
 use incidex_indexer::{
-    FlagField, IncidentIndex, IndexDoc, KeywordField, MatchBatch, SearchRequest, SimilarQuery,
-    SortOrder, Tlp, WriterOptions,
+    FlagField, IncidentIndex, IndexDoc, KeywordField, MatchBatch, MergeOptions, SearchRequest,
+    SimilarQuery, SortOrder, Tlp, WriterOptions,
 };
 use serde_json::{Value, json};
 
@@ -130,12 +130,14 @@ fn build() -> (tempfile::TempDir, IncidentIndex, Vec<IndexDoc>) {
     let syn = synthetic(&tel, 600, 11, SyntheticStyle::Long);
     let dir = tempfile::tempdir().expect("temp dir");
     let index = IncidentIndex::open_or_create(dir.path()).expect("index");
-    // One thread: segment layout, and so the order of equal scores, is
-    // then the same on every run.
+    // One thread and no merges: segment layout, and so the order of equal
+    // scores and the statistics of deleted documents, is then the same on
+    // every run.
     let mut w = index
         .writer_with(WriterOptions {
             threads: 1,
             heap_bytes: 64 << 20,
+            merge: MergeOptions::none(),
         })
         .expect("writer");
     for d in tel.iter().chain(&syn[..400]) {
