@@ -465,6 +465,19 @@ fn request(q: &str) -> SearchRequest {
     }
 }
 
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Wall and thread CPU time of one call.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (c, w) = (thread_cpu(), Instant::now());
+    let out = f();
+    (out, w.elapsed(), thread_cpu().saturating_sub(c))
+}
+
 fn pct(d: &mut [Duration], q: f64) -> f64 {
     d.sort();
     // Nearest rank, as peers.py.
@@ -481,6 +494,21 @@ fn report(label: &str, mut d: Vec<Duration>) {
         pct(&mut d, 0.90),
         pct(&mut d, 0.99),
         pct(&mut d, 1.0),
+        mean
+    );
+}
+
+/// Wall-time percentiles, then the same calls' thread CPU time.
+fn report_cpu(label: &str, wall: Vec<Duration>, mut cpu: Vec<Duration>) {
+    report(label, wall);
+    let mean = cpu.iter().map(Duration::as_secs_f64).sum::<f64>() / cpu.len().max(1) as f64 * 1e3;
+    println!(
+        "{:<14} cpu     p50 {:>7.3} ms  p90 {:>7.3}  p99 {:>7.3}  max {:>7.3}  mean {:>7.3}",
+        "",
+        pct(&mut cpu, 0.50),
+        pct(&mut cpu, 0.90),
+        pct(&mut cpu, 0.99),
+        pct(&mut cpu, 1.0),
         mean
     );
 }
@@ -507,22 +535,25 @@ fn search(a: &Args, index: &Arc<IncidentIndex>) {
         "warm-up pass: {:.2} s, sum of totals {totals}",
         t0.elapsed().as_secs_f64()
     );
-    let mut by_kind: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut by_kind: BTreeMap<&str, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
     let mut all = Vec::new();
+    let mut all_cpu = Vec::new();
     for _ in 0..a.rounds {
         for q in &qs {
             let req = request(&q.q);
-            let t = Instant::now();
-            black_box(index.search(&req, &VISIBLE).expect("search"));
-            let d = t.elapsed();
-            by_kind.entry(q.kind.as_str()).or_default().push(d);
+            let (r, d, c) = timed(|| index.search(&req, &VISIBLE));
+            black_box(r.expect("search"));
+            let e = by_kind.entry(q.kind.as_str()).or_default();
+            e.0.push(d);
+            e.1.push(c);
             all.push(d);
+            all_cpu.push(c);
         }
     }
-    for (k, d) in by_kind {
-        report(k, d);
+    for (k, (d, c)) in by_kind {
+        report_cpu(k, d, c);
     }
-    report("all", all.clone());
+    report_cpu("all", all.clone(), all_cpu);
     if a.slowest > 0 {
         // The slowest queries of the last round, with their totals.
         let last = &all[all.len() - qs.len()..];
@@ -609,28 +640,26 @@ fn similar(a: &Args, index: &IncidentIndex) {
     for &i in picks.iter().take(50) {
         black_box(index.similar_to(&docs[i].0, 10, &VISIBLE).expect("similar"));
     }
-    let mut lat = Vec::new();
+    let (mut lat, mut cpu) = (Vec::new(), Vec::new());
     for &i in &picks {
-        let t = Instant::now();
-        black_box(index.similar_to(&docs[i].0, 10, &VISIBLE).expect("similar"));
-        lat.push(t.elapsed());
+        let (r, d, c) = timed(|| index.similar_to(&docs[i].0, 10, &VISIBLE));
+        black_box(r.expect("similar"));
+        lat.push(d);
+        cpu.push(c);
     }
-    report("similar_to", lat);
-    let mut lat = Vec::new();
+    report_cpu("similar_to", lat, cpu);
+    let (mut lat, mut cpu) = (Vec::new(), Vec::new());
     for &i in &picks {
         let probe = SimilarQuery {
             text: docs[i].1.clone(),
             ..Default::default()
         };
-        let t = Instant::now();
-        black_box(
-            index
-                .similar_to_text(&probe, 10, &VISIBLE)
-                .expect("similar"),
-        );
-        lat.push(t.elapsed());
+        let (r, d, c) = timed(|| index.similar_to_text(&probe, 10, &VISIBLE));
+        black_box(r.expect("similar"));
+        lat.push(d);
+        cpu.push(c);
     }
-    report("similar_text", lat);
+    report_cpu("similar_text", lat, cpu);
     println!("loadavg {}", loadavg());
 }
 

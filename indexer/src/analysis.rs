@@ -659,21 +659,32 @@ fn escape_minimal(s: &str, out: &mut String) {
 /// stop words, one-character terms and bare numbers of more than four digits
 /// are left out.
 pub fn term_counts(text: &str) -> HashMap<String, (u32, String)> {
-    let mut counts: HashMap<String, (u32, HashMap<String, u32>)> = HashMap::new();
-    for tok in analyse(text, Mode::Index) {
-        if !is_vector_term(&tok.term) {
-            continue;
+    // Per term: its count and its surface forms with their counts (a term
+    // rarely has more than two, so a short list beats a map).
+    type Surfaces = Vec<(String, u32)>;
+    let mut counts: HashMap<String, (u32, Surfaces), BuildHasherDefault<FxHasher>> =
+        HashMap::default();
+    let mut surface = String::new();
+    for_each_token(text, Mode::Index, |term, from, to| {
+        if !is_vector_term(term) {
+            return;
         }
-        let entry = counts.entry(tok.term).or_default();
+        let entry = match counts.get_mut(term) {
+            Some(e) => e,
+            None => counts.entry(term.to_string()).or_default(),
+        };
         entry.0 += 1;
-        *entry
-            .1
-            .entry(text[tok.from..tok.to].to_lowercase())
-            .or_default() += 1;
-    }
+        lowercase_into(&text[from..to], &mut surface);
+        match entry.1.iter_mut().find(|(s, _)| *s == surface) {
+            Some((_, n)) => *n += 1,
+            None => entry.1.push((surface.clone(), 1)),
+        }
+    });
     counts
         .into_iter()
         .map(|(term, (n, surfaces))| {
+            // The most frequent spelling; the first in byte order among
+            // equals.
             let surface = surfaces
                 .into_iter()
                 .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))

@@ -500,7 +500,13 @@ pub(crate) struct SegmentTable {
     strs: Vec<(&'static str, StrColumn)>,
     /// Documents visible at each mask of TLP levels, built when first asked.
     visible: Mutex<Vec<(u8, Arc<DocBits>)>>,
+    /// Document frequencies of `all` terms looked up so far (similar
+    /// incidents look up hundreds per probe); at most [`ALL_DF_CACHED`].
+    all_df: Mutex<HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>>,
 }
+
+/// Terms whose `all` document frequency a segment table keeps (a few MB).
+const ALL_DF_CACHED: usize = 131_072;
 
 impl SegmentTable {
     fn build(segment: &SegmentReader) -> tantivy::Result<SegmentTable> {
@@ -595,7 +601,32 @@ impl SegmentTable {
             flags,
             strs,
             visible: Mutex::new(Vec::new()),
+            all_df: Mutex::new(HashMap::default()),
         })
+    }
+
+    /// The segment's document frequency of `term` in the `all` field,
+    /// remembered.
+    pub(crate) fn all_doc_freq(
+        &self,
+        term: &str,
+        inverted: &tantivy::InvertedIndexReader,
+        field: Field,
+    ) -> tantivy::Result<u32> {
+        if let Some(df) = self
+            .all_df
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(term)
+        {
+            return Ok(*df);
+        }
+        let df = inverted.doc_freq(&Term::from_field_text(field, term))?;
+        let mut cache = self.all_df.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < ALL_DF_CACHED {
+            cache.insert(term.into(), df);
+        }
+        Ok(df)
     }
 
     fn num_profiles(&self) -> usize {
