@@ -854,31 +854,40 @@ impl Warmer for SegmentTables {
 /// documents (any tantivy top-docs collector), the number of visible
 /// matches and, when asked, the facet counts. Documents the reader may not
 /// see are skipped before anything counts them.
-struct PageCollector<C> {
+pub(crate) struct PageCollector<C> {
     top: C,
     visible: u8,
     facets: bool,
     tables: Arc<SegmentTables>,
+    exclude: Option<DocAddress>,
 }
 
 impl<C> PageCollector<C> {
-    fn new(top: C, visible: u8, facets: bool, tables: Arc<SegmentTables>) -> Self {
+    pub(crate) fn new(top: C, visible: u8, facets: bool, tables: Arc<SegmentTables>) -> Self {
         PageCollector {
             top,
             visible,
             facets,
             tables,
+            exclude: None,
         }
+    }
+
+    /// Leaves one document out (a similar-incident probe).
+    pub(crate) fn excluding(mut self, doc: Option<DocAddress>) -> Self {
+        self.exclude = doc;
+        self
     }
 }
 
-struct PageSegmentCollector<S> {
+pub(crate) struct PageSegmentCollector<S> {
     top: S,
     table: Arc<SegmentTable>,
     visible: Vec<bool>,
     count: u64,
     profile_counts: Vec<u32>,
     facets: bool,
+    exclude: Option<DocId>,
 }
 
 impl<S: SegmentCollector> PageSegmentCollector<S> {
@@ -890,7 +899,7 @@ impl<S: SegmentCollector> PageSegmentCollector<S> {
             .get(doc as usize)
             .copied()
             .unwrap_or(u32::MAX) as usize;
-        if !self.visible.get(p).copied().unwrap_or(false) {
+        if !self.visible.get(p).copied().unwrap_or(false) || self.exclude == Some(doc) {
             return false;
         }
         self.count += 1;
@@ -942,6 +951,10 @@ impl<C: Collector> Collector for PageCollector<C> {
             count: 0,
             profile_counts,
             facets: self.facets,
+            exclude: self
+                .exclude
+                .filter(|a| a.segment_ord == segment_ord)
+                .map(|a| a.doc_id),
         })
     }
 

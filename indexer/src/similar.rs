@@ -59,7 +59,7 @@ use crate::doc::{IndexDoc, Tlp, normalise_value};
 use crate::error::{IndexError, Result};
 use crate::index::IncidentIndex;
 use crate::mapping::KeywordField;
-use crate::search::SegmentTable;
+use crate::search::{PageCollector, SegmentTable, visibility_mask};
 
 /// Hash maps of short-lived, per-request term tables (their iteration
 /// order never decides a result: sums and rankings sort first).
@@ -217,13 +217,13 @@ impl IncidentIndex {
         params: &SimilarityParams,
     ) -> Result<Vec<SimilarHit>> {
         let searcher = self.searcher();
-        let (_, doc) = self
+        let (addr, doc) = self
             .find(&searcher, id, visibility)?
             .ok_or_else(|| IndexError::NotFound(id.to_string()))?;
         self.similar_impl(
             &searcher,
             &SimilarQuery::from_doc(&doc),
-            Some(id),
+            Some(addr),
             k,
             visibility,
             params,
@@ -257,7 +257,7 @@ impl IncidentIndex {
         &self,
         searcher: &Searcher,
         probe: &SimilarQuery,
-        exclude: Option<&str>,
+        exclude: Option<DocAddress>,
         k: usize,
         visibility: &[Tlp],
         params: &SimilarityParams,
@@ -308,29 +308,20 @@ impl IncidentIndex {
         if any_clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let restrict = |inner: Box<dyn Query>, extra: Option<Box<dyn Query>>| -> Box<dyn Query> {
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-                (Occur::Must, inner),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(self.visibility_query(visibility), 0.0)),
-                ),
-            ];
-            if let Some(e) = extra {
-                clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(e, 0.0))));
-            }
-            if let Some(id) = exclude {
-                clauses.push((
-                    Occur::MustNot,
-                    Box::new(TermQuery::new(f.id_term(id), IndexRecordOption::Basic)),
-                ));
-            }
-            Box::new(BooleanQuery::new(clauses))
-        };
+        // Candidates: the union alone, visibility and the probe itself left
+        // out as the documents are collected (the scores are the union's,
+        // as when those were zero-scored clauses of an intersection).
         let n_candidates = params.candidates.max(k);
-        let candidates = searcher.search_with_statistics_provider(
-            &*restrict(Box::new(BooleanQuery::new(any_clauses)), None),
-            &TopDocs::with_limit(n_candidates).order_by_score(),
+        let collector = PageCollector::new(
+            TopDocs::with_limit(n_candidates).order_by_score(),
+            visibility_mask(visibility),
+            false,
+            self.segment_tables(),
+        )
+        .excluding(exclude);
+        let (candidates, _, _) = searcher.search_with_statistics_provider(
+            &BooleanQuery::new(any_clauses),
+            &collector,
             &stats,
         )?;
         if candidates.is_empty() {
@@ -341,16 +332,22 @@ impl IncidentIndex {
             let d: TantivyDocument = searcher.doc(*addr)?;
             docs.push((*addr, f.from_document(&d)));
         }
-        // Text-only scores of the candidates.
+        // Text-only scores of the candidates (visible, and not the probe).
         let mut text_scores: HashMap<DocAddress, f32> = HashMap::new();
         if !text_clauses.is_empty() {
             let ids = AddressQuery::new(searcher, docs.iter().map(|(a, _)| *a));
-            let q = restrict(
-                Box::new(BooleanQuery::new(text_clauses)),
-                Some(Box::new(ids)),
-            );
+            let q = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(text_clauses)) as Box<dyn Query>,
+                ),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(ids), 0.0)),
+                ),
+            ]);
             for (s, a) in searcher.search_with_statistics_provider(
-                &*q,
+                &q,
                 &TopDocs::with_limit(docs.len()).order_by_score(),
                 &stats,
             )? {
@@ -420,14 +417,14 @@ impl IncidentIndex {
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_id(a.3, b.3)));
         scored.truncate(k);
-        let probe_terms: FxMap<&str, &ProbeTerm> =
-            terms.iter().map(|t| (t.term.as_str(), t)).collect();
+        let addrs: Vec<DocAddress> = scored.iter().map(|s| docs[s.3].0).collect();
+        let mut present = self.terms_present(searcher, &terms, &addrs)?.into_iter();
         Ok(scored
             .into_iter()
             .map(|(score, t, fs, i, j)| {
                 let d = &docs[i].1;
                 let mut reasons = Vec::new();
-                let shared = shared_terms(&probe_terms, d);
+                let shared = shared_terms(present.next().unwrap_or_default());
                 if !shared.is_empty() {
                     reasons.push(format!("shared terms: {}", shared.join(", ")));
                 }
@@ -489,6 +486,49 @@ impl IncidentIndex {
             }
             let dv = vector(frequencies(clip(&d.summary, SUMMARY_CHARS)))?;
             out.push(summary_match(&pv, &dv, &surfaces));
+        }
+        Ok(out)
+    }
+
+    /// For each document, the probe terms its `all` field holds, read from
+    /// the postings: the field indexes exactly the analysed terms of the
+    /// document's texts, so this is the probe terms found by analysing them
+    /// again, without the analysis.
+    fn terms_present<'t>(
+        &self,
+        searcher: &Searcher,
+        terms: &'t [ProbeTerm],
+        addrs: &[DocAddress],
+    ) -> Result<Vec<Vec<&'t ProbeTerm>>> {
+        let mut out: Vec<Vec<&ProbeTerm>> = vec![Vec::new(); addrs.len()];
+        let all = self.fields().all;
+        let mut order: Vec<usize> = (0..addrs.len()).collect();
+        order.sort_by_key(|&i| addrs[i]);
+        let mut at = 0;
+        while at < order.len() {
+            let seg = addrs[order[at]].segment_ord;
+            let end = order[at..]
+                .iter()
+                .position(|&i| addrs[i].segment_ord != seg)
+                .map_or(order.len(), |p| at + p);
+            let inverted = searcher.segment_reader(seg).inverted_index(all)?;
+            for t in terms {
+                let term = Term::from_field_text(all, &t.term);
+                let Some(mut postings) = inverted
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                // Documents in increasing order: the postings only seek forward.
+                for &i in &order[at..end] {
+                    let doc = addrs[i].doc_id;
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        out[i].push(t);
+                    }
+                }
+            }
+            at = end;
         }
         Ok(out)
     }
@@ -925,20 +965,9 @@ fn field_agreement(p: &SimilarQuery, d: &IndexDoc, w: &FieldWeights) -> (f32, Ve
 
 /// The probe's terms present in the candidate, strongest first, as written
 /// in the probe (at most five).
-fn shared_terms(probe: &FxMap<&str, &ProbeTerm>, d: &IndexDoc) -> Vec<String> {
-    // The probe's terms found among the document's vector terms (its texts
-    // analysed one by one give the terms of the joined full text).
-    let mut shared: Vec<&ProbeTerm> = Vec::new();
-    for part in d.text_parts() {
-        for_each_token(part, Mode::Index, |term, _, _| {
-            if let Some(t) = probe.get(term)
-                && is_vector_term(term)
-                && !shared.iter().any(|s| std::ptr::eq(*s, *t))
-            {
-                shared.push(t);
-            }
-        });
-    }
+/// The strongest of the probe's terms a document holds (at most five, as
+/// written in the probe).
+fn shared_terms(mut shared: Vec<&ProbeTerm>) -> Vec<String> {
     shared.sort_by(|a, b| {
         b.weight
             .total_cmp(&a.weight)
