@@ -154,6 +154,18 @@ fn for_each_word(
     parts: &mut Vec<(usize, usize)>,
     mut f: impl FnMut(usize, usize, &[(usize, usize)]),
 ) {
+    for_each_word_while(text, parts, |from, to, parts| {
+        f(from, to, parts);
+        true
+    });
+}
+
+/// [`for_each_word`], stopping as soon as `f` returns false.
+fn for_each_word_while(
+    text: &str,
+    parts: &mut Vec<(usize, usize)>,
+    mut f: impl FnMut(usize, usize, &[(usize, usize)]) -> bool,
+) {
     let bytes = text.as_bytes();
     let n = bytes.len();
     // Whether the character at `i` is alphanumeric, and its length.
@@ -166,70 +178,94 @@ fn for_each_word(
             (c.is_alphanumeric(), c, l)
         }
     };
+    // The end of the run of alphanumerics starting at `i`, and its last
+    // character.
+    let run = |mut i: usize, mut last: char| -> (usize, char) {
+        while i < n {
+            let b = bytes[i];
+            if b < 0x80 {
+                if !b.is_ascii_alphanumeric() {
+                    break;
+                }
+                last = b as char;
+                i += 1;
+            } else {
+                let (ok, c, l) = alnum_at(i);
+                if !ok {
+                    break;
+                }
+                last = c;
+                i += l;
+            }
+        }
+        (i, last)
+    };
+    // Whether the joiner at `i` continues the word: an alphanumeric follows,
+    // and a dot or comma only between digits (decimals, versions,
+    // thousands: `7,000,000` must not yield the emergency number 000).
+    // Returns (continues, is a dot or comma).
+    let joins = |i: usize, last: char| -> (bool, bool) {
+        if i + 1 >= n || !matches!(bytes[i], b'-' | b'/' | b'_' | b'.' | b',') {
+            return (false, false);
+        }
+        let (next_ok, next, _) = alnum_at(i + 1);
+        if !next_ok {
+            return (false, false);
+        }
+        if matches!(bytes[i], b'.' | b',') {
+            (last.is_ascii_digit() && next.is_ascii_digit(), true)
+        } else {
+            (true, false)
+        }
+    };
     let mut i = 0;
     while i < n {
         // Skip separators, ASCII ones a byte at a time.
         let b = bytes[i];
-        if b < 0x80 && !b.is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let (ok, _, l) = alnum_at(i);
-        if !ok {
-            i += l;
-            continue;
+        if b < 0x80 {
+            if !b.is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+        } else {
+            let (ok, _, l) = alnum_at(i);
+            if !ok {
+                i += l;
+                continue;
+            }
         }
         let from = i;
-        parts.clear();
-        let mut part_from = from;
-        let mut has_dot = false;
-        loop {
-            let mut last = ' ';
-            while i < n {
-                let b = bytes[i];
-                if b < 0x80 {
-                    if !b.is_ascii_alphanumeric() {
-                        break;
-                    }
-                    last = b as char;
-                    i += 1;
-                } else {
-                    let (ok, c, l) = alnum_at(i);
-                    if !ok {
-                        break;
-                    }
-                    last = c;
-                    i += l;
-                }
+        let (end, mut last) = run(i, ' ');
+        i = end;
+        let (mut more, mut dot) = joins(i, last);
+        if !more {
+            // The common case: a word of one part.
+            if !f(from, i, &[(from, i)]) {
+                return;
             }
-            parts.push((part_from, i));
-            // A joiner continues the word only when an alphanumeric follows;
-            // a dot or comma only between digits (decimals, versions,
-            // thousands: `7,000,000` must not yield the emergency number 000).
-            if i + 1 < n && matches!(bytes[i], b'-' | b'/' | b'_' | b'.' | b',') {
-                let j = bytes[i];
-                let (next_ok, next, _) = alnum_at(i + 1);
-                if next_ok {
-                    if matches!(j, b'.' | b',') {
-                        if !(last.is_ascii_digit() && next.is_ascii_digit()) {
-                            break;
-                        }
-                        has_dot = true;
-                    }
-                    i += 1;
-                    part_from = i;
-                    continue;
-                }
-            }
-            break;
+            continue;
         }
-        let to = parts.last().map_or(from, |p| p.1);
+        parts.clear();
+        parts.push((from, i));
+        let mut has_dot = false;
+        while more {
+            has_dot |= dot;
+            i += 1;
+            let part_from = i;
+            let (end, l) = run(i, last);
+            i = end;
+            last = l;
+            parts.push((part_from, i));
+            (more, dot) = joins(i, last);
+        }
         // Dotted numbers are kept whole only: their parts carry no meaning.
         if has_dot {
             parts.clear();
-            parts.push((from, to));
+            parts.push((from, i));
         }
-        f(from, to, parts);
+        if !f(from, i, parts) {
+            return;
+        }
     }
 }
 
@@ -457,6 +493,12 @@ pub(crate) struct HighlightTerms {
     first_chars: Vec<char>,
     /// A term is a concept word that abbreviations emit (`emergency`, ...).
     concepts: bool,
+    /// What a word must start with (ASCII-lowercased) to fold to each term:
+    /// the term less its last two characters (folding only changes the end
+    /// of a word: `happy` -> `happi`, `hoping` -> `hope`). `None` when a
+    /// term is not ASCII or is a concept word (whose token is not the
+    /// word's fold).
+    prefixes: Option<Vec<String>>,
 }
 
 impl HighlightTerms {
@@ -467,10 +509,17 @@ impl HighlightTerms {
         let concepts = terms
             .keys()
             .any(|t| EXPANSIONS.iter().any(|(_, c)| *c == t.as_str()));
+        let prefixes = (!concepts && terms.keys().all(|t| t.is_ascii())).then(|| {
+            terms
+                .keys()
+                .map(|t| t[..t.len().saturating_sub(2).max(1).min(t.len())].to_string())
+                .collect()
+        });
         HighlightTerms {
             terms,
             first_chars,
             concepts,
+            prefixes,
         }
     }
 
@@ -519,6 +568,13 @@ pub(crate) fn best_fragment(
     if terms.is_empty() {
         return None;
     }
+    // Where the last possible match starts: the fragments after it score
+    // nothing, so the scan stops once one starts past it.
+    let limit = match match_limit(text, terms) {
+        Limit::None => return None,
+        Limit::At(at) => at,
+        Limit::Unknown => usize::MAX,
+    };
     let mut cut = Cutter {
         max_bytes,
         cur: Fragment::at(0),
@@ -527,7 +583,10 @@ pub(crate) fn best_fragment(
     let mut lower = String::new();
     let mut term = String::new();
     let mut parts = Vec::new();
-    for_each_word(text, &mut parts, |from, to, parts| {
+    for_each_word_while(text, &mut parts, |from, to, parts| {
+        if cut.cur.start > limit {
+            return false;
+        }
         if parts.len() > 1 {
             let whole = &text[from..to];
             let score = match first_lower(whole) {
@@ -559,8 +618,49 @@ pub(crate) fn best_fragment(
                 cut.token(f, t, terms.score(concept));
             }
         }
+        true
     });
     cut.finish()
+}
+
+/// How far into a text a snippet's matches can be.
+enum Limit {
+    /// No word of the text can fold to a query term.
+    None,
+    /// No match starts after this byte.
+    At(usize),
+    /// Not known: the whole text is scanned.
+    Unknown,
+}
+
+/// Characters outside ASCII whose lowercase holds ASCII letters (`K` Kelvin
+/// sign -> `k`, `İ` -> `i̇`): a text holding one is scanned whole.
+const ASCII_LOWERING: [char; 2] = ['\u{130}', '\u{212a}'];
+
+fn match_limit(text: &str, terms: &HighlightTerms) -> Limit {
+    let Some(prefixes) = &terms.prefixes else {
+        return Limit::Unknown;
+    };
+    if !text.is_ascii() && text.contains(ASCII_LOWERING) {
+        return Limit::Unknown;
+    }
+    LOWER_TEXT.with(|buf| {
+        let Ok(mut lower) = buf.try_borrow_mut() else {
+            return Limit::Unknown;
+        };
+        lower.clear();
+        lower.push_str(text);
+        lower.make_ascii_lowercase();
+        prefixes
+            .iter()
+            .filter_map(|p| lower.rfind(p.as_str()))
+            .max()
+            .map_or(Limit::None, Limit::At)
+    })
+}
+
+thread_local! {
+    static LOWER_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// First characters of the words that emit a concept ([`EXPANSIONS`]).
@@ -1103,6 +1203,17 @@ mod tests {
             "ß",
             "ǅ",
             "…",
+            "possibility",
+            "possibly",
+            "relational",
+            "happy",
+            "\u{212a}elvin",
+            "Kelvin",
+            "İSTANBUL",
+            "istanbul",
+            "generously",
+            "centers",
+            "troubled",
         ]);
         prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
     }
@@ -1331,6 +1442,85 @@ mod tests {
                 });
             }
             assert_eq!(got, reference::analyse(text, Mode::Index), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_listed_characters_lowercase_to_ascii() {
+        let found: Vec<char> = (0x80u32..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.to_lowercase().any(|l| l.is_ascii()))
+            .collect();
+        assert_eq!(found, ASCII_LOWERING.to_vec());
+    }
+
+    #[test]
+    fn folding_changes_at_most_the_last_two_characters() {
+        let stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+        let check = |w: &str| {
+            let lower = w.to_lowercase();
+            let folded = fold_word(&stemmer, &lower);
+            let n = folded.chars().count().saturating_sub(2).max(1);
+            let prefix: String = folded.chars().take(n).collect();
+            assert!(lower.starts_with(&prefix), "{w} -> {folded}");
+        };
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../schema/data/telecom/incidents.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            check(w);
+        }
+        for w in [
+            "possibility",
+            "possibly",
+            "relational",
+            "conditional",
+            "hoping",
+            "happy",
+            "dying",
+            "skies",
+            "generously",
+            "sensitivity",
+            "organization",
+            "creation",
+            "operator",
+            "valency",
+            "dependably",
+            "fiber",
+            "fibers",
+            "centers",
+            "datacenter",
+            "troubled",
+            "hopping",
+            "ponies",
+            "tied",
+            "agreed",
+            "feed",
+            "electricity",
+            "electrical",
+            "hopefulness",
+            "formality",
+            "analogies",
+            "callousness",
+            "MMEs",
+        ] {
+            check(w);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folding_changes_at_most_the_last_two_characters_of_any_word(word in "[a-z]{1,14}(ing|ed|ies|ly|ation|ational|ility|ness|ize|ization|ful|s|y|e)?") {
+            let stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+            let folded = fold_word(&stemmer, &word);
+            let n = folded.chars().count().saturating_sub(2).max(1);
+            let prefix: String = folded.chars().take(n).collect();
+            proptest::prop_assert!(word.starts_with(&prefix), "{} -> {}", word, folded);
         }
     }
 
