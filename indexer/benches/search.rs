@@ -140,6 +140,7 @@ fn build(docs: &[IndexDoc], dir: &std::path::Path) -> (IncidentIndex, Duration) 
         .writer_with(WriterOptions {
             threads: 2,
             heap_bytes: 256 << 20,
+            ..Default::default()
         })
         .unwrap();
     for (i, d) in docs.iter().enumerate() {

@@ -136,6 +136,15 @@ impl IndexDoc {
         }
     }
 
+    /// The non-empty free texts, in the order title, summary, body, lessons.
+    pub fn text_parts(&self) -> impl Iterator<Item = &str> {
+        [&self.title, &self.summary, &self.body]
+            .into_iter()
+            .chain(self.lessons.iter())
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+    }
+
     /// All free text, in the order title, summary, body, lessons.
     pub fn full_text(&self) -> String {
         let mut s = String::with_capacity(

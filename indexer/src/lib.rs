@@ -8,6 +8,15 @@
 //! the last sequence applied, and rebuilds it aside with [`IndexHandle`].
 //! Every read (search, facets, similar, clusters) takes the TLP levels the
 //! reader may see and never returns or counts anything outside them.
+//!
+//! Performance policy: answers are pinned by `tests/golden.rs` (hits,
+//! scores, totals, facets, snippets, similar incidents); a faster path must
+//! give the same answers. Per-segment data a search would otherwise
+//! recompute (facet profiles and TLP levels) is built by the reader's
+//! warmer when a commit or merge publishes a segment, and dropped with the
+//! segment, as are its bounded caches (visibility bitsets, document
+//! frequencies); per-thread caches are bounded too. `benches/engine.rs`
+//! measures the engine on the HTTP benchmark's corpus and queries.
 
 pub mod analysis;
 pub mod cluster;
@@ -28,7 +37,7 @@ pub use cluster::{
 };
 pub use doc::{IndexDoc, Tlp};
 pub use error::{IndexError, Result};
-pub use index::{IncidentIndex, IncidentWriter, IndexHandle, Rebuild, WriterOptions};
+pub use index::{IncidentIndex, IncidentWriter, IndexHandle, MergeOptions, Rebuild, WriterOptions};
 pub use limits::{QueryLimit, check_query};
 pub use mapping::{FlagField, KeywordField};
 pub use percolate::{DocMatch, MatchBatch, MatchReason};

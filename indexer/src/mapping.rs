@@ -6,7 +6,8 @@
 //!   incident analyser, with positions (phrases) and stored (snippets).
 //! - `all` holds every free-text field again, frequencies only and not
 //!   stored: it is what similarity and clustering read document frequencies
-//!   from.
+//!   from. Each text is a value of its own (the terms of
+//!   [`IndexDoc::full_text`], which joins them with line breaks).
 //! - Enumerated fields are raw, case-folded strings, indexed (filters and
 //!   `field:value` queries) and fast (facets); flags are bools; dates are
 //!   seconds-precision date fields; numbers are fast and indexed.
@@ -287,7 +288,12 @@ impl Fields {
         for l in &doc.lessons {
             d.add_text(self.lessons, l);
         }
-        d.add_text(self.all, doc.full_text());
+        // `all` gets each text again as a value of its own rather than
+        // joined: the same terms, frequencies and length (it has no
+        // positions), and the analyser reuses the tokens it just made.
+        for part in doc.text_parts() {
+            d.add_text(self.all, part);
+        }
         for v in doc.other_domains.iter().filter_map(|s| normalise_value(s)) {
             d.add_text(self.other_domain, v);
         }

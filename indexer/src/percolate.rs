@@ -74,6 +74,7 @@ impl MatchBatch {
             let mut writer = index.writer_with(WriterOptions {
                 threads: 1,
                 heap_bytes: BATCH_HEAP_BYTES,
+                ..Default::default()
             })?;
             for doc in &docs {
                 writer.upsert(doc)?;

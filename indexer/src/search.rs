@@ -16,23 +16,42 @@
 //! - Sorting is by relevance (ties by index order) or by publication date.
 //!   Pagination is by offset: within one index generation and commit the
 //!   order is total, so consecutive pages neither repeat nor skip.
+//! - One pass over the matches gives the page, the total and the facets.
+//!   Each segment has a table of its documents' facet and TLP values (built
+//!   by the reader's warmer when a commit or merge makes the segment
+//!   visible, dropped with it): documents with the same values share a
+//!   profile, so visibility is one array lookup per match and facets count
+//!   per profile, whatever the number of matches.
+//! - Snippets are what tantivy's `SnippetGenerator` would cut with the index
+//!   analyser (summary, then body, lessons, title), computed without
+//!   analysing words that cannot match a query term; a highlight reaching
+//!   past its fragment (a joined word longer than the snippet, which made
+//!   tantivy panic) is cut at the fragment's end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::ops::Bound;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime as ChronoDateTime, NaiveDate, Utc};
+use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::columnar::{Cardinality, StrColumn};
+
+use tantivy::index::SegmentId;
+use tantivy::query::Weight;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
     RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::snippet::SnippetGenerator;
-use tantivy::{DateTime, DocAddress, DocId, Order, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    COLLECT_BLOCK_BUFFER_LEN, DateTime, DocAddress, DocId, DocSet, Order, Score,
+    SearcherGeneration, SegmentReader, TERMINATED, TantivyDocument, Term, Warmer,
+};
 
-use crate::analysis::ANALYZER_NAME;
+use crate::analysis::{HighlightTerms, best_fragment, fragment_html};
 use crate::doc::{IndexDoc, Tlp, normalise_value};
 use crate::error::{IndexError, Result};
 use crate::index::IncidentIndex;
@@ -173,20 +192,38 @@ impl IncidentIndex {
             )));
         }
         let user_query = self.parse_user_query(&req.query)?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, user_query.box_clone())];
-        clauses.push((Occur::Must, filter(self.visibility_query(visibility))));
-        for q in self.filter_queries(&req.filters)? {
-            clauses.push((Occur::Must, filter(q)));
-        }
-        let query = BooleanQuery::new(clauses);
+        // Visibility is checked per matching document from the segment
+        // tables (one array lookup), not intersected as a query.
+        let filters = self.filter_queries(&req.filters)?;
+        let query: Box<dyn Query> = if user_query.is::<AllQuery>() {
+            // Everything matches and, as when the visibility clause took
+            // AllQuery's place in the intersection, every score is 0.
+            let all: Box<dyn Query> = Box::new(ConstScoreQuery::new(Box::new(AllQuery), 0.0));
+            if filters.is_empty() {
+                all
+            } else {
+                let mut clauses = vec![(Occur::Must, all)];
+                clauses.extend(filters.into_iter().map(|q| (Occur::Must, filter(q))));
+                Box::new(BooleanQuery::new(clauses))
+            }
+        } else if filters.is_empty() {
+            user_query.box_clone()
+        } else {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Must, user_query.box_clone())];
+            clauses.extend(filters.into_iter().map(|q| (Occur::Must, filter(q))));
+            Box::new(BooleanQuery::new(clauses))
+        };
         let searcher = self.searcher();
         let top = TopDocs::with_limit(req.limit).and_offset(req.offset);
-        let facet_collector = FacetCollector::new(req.facets);
-        let (page, total, facets): (Vec<(Option<Score>, DocAddress)>, usize, FacetCounts) =
+        let visible = visibility_mask(visibility);
+        let tables = self.segment_tables();
+        let (page, total, facets): (Vec<(Option<Score>, DocAddress)>, u64, FacetCounts) =
             match req.sort {
                 SortOrder::Relevance => {
-                    let (p, t, f) =
-                        searcher.search(&query, &(top.order_by_score(), Count, facet_collector))?;
+                    let collector =
+                        PageCollector::new(top.order_by_score(), visible, req.facets, tables);
+                    let (p, t, f) = searcher.search(&*query, &collector)?;
                     (p.into_iter().map(|(s, a)| (Some(s), a)).collect(), t, f)
                 }
                 SortOrder::Newest | SortOrder::Oldest => {
@@ -195,14 +232,13 @@ impl IncidentIndex {
                     } else {
                         Order::Asc
                     };
-                    let (p, t, f) = searcher.search(
-                        &query,
-                        &(
-                            top.order_by_fast_field::<DateTime>(F_PUBLISHED_AT, order),
-                            Count,
-                            facet_collector,
-                        ),
-                    )?;
+                    let collector = PageCollector::new(
+                        top.order_by_fast_field::<DateTime>(F_PUBLISHED_AT, order),
+                        visible,
+                        req.facets,
+                        tables,
+                    );
+                    let (p, t, f) = searcher.search(&*query, &collector)?;
                     (p.into_iter().map(|(_, a)| (None, a)).collect(), t, f)
                 }
             };
@@ -226,7 +262,6 @@ impl IncidentIndex {
                 region: doc.region,
             });
         }
-        let total = total as u64;
         let seen = (req.offset + hits.len()) as u64;
         let next_offset =
             (seen < total && seen < MAX_WINDOW as u64 && !hits.is_empty()).then_some(seen as usize);
@@ -351,9 +386,12 @@ fn query_error(query: &str, e: QueryParserError) -> IndexError {
     }
 }
 
-/// Snippet rendering shared by the hits of one search.
+/// Snippet rendering shared by the hits of one search: what tantivy's
+/// `SnippetGenerator` would give with the index analyser
+/// ([`crate::analysis::best_fragment`]), without analysing words that
+/// cannot match.
 struct Snippets {
-    generator: Option<SnippetGenerator>,
+    terms: HighlightTerms,
     max_chars: usize,
 }
 
@@ -381,25 +419,18 @@ impl Snippets {
                 *entry = entry.max(1.0 / (1.0 + df as f32));
             }
         }
-        let generator = (!terms_text.is_empty()).then(|| {
-            let analyzer = index.tantivy_index().tokenizers().get(ANALYZER_NAME);
-            analyzer
-                .map(|a| SnippetGenerator::new(terms_text, a, index.fields().summary, max_chars))
-        });
         Ok(Snippets {
-            generator: generator.flatten(),
+            terms: HighlightTerms::new(terms_text),
             max_chars,
         })
     }
 
     fn render(&self, doc: &IndexDoc) -> String {
-        if let Some(generator) = &self.generator {
+        if !self.terms.is_empty() {
             let lessons = doc.lessons.join(" ");
             for text in [&doc.summary, &doc.body, &lessons, &doc.title] {
-                let mut s = generator.snippet(text);
-                if !s.highlighted().is_empty() {
-                    s.set_snippet_prefix_postfix("<mark>", "</mark>");
-                    return s.to_html();
+                if let Some(f) = best_fragment(text, &self.terms, self.max_chars) {
+                    return fragment_html(text, &f, "<mark>", "</mark>");
                 }
             }
         }
@@ -438,140 +469,217 @@ fn html_escape(s: &str) -> String {
     out
 }
 
-/// Counts values of every keyword and flag field over the matching documents.
-struct FacetCollector {
-    enabled: bool,
+/// The TLP levels a reader may see, as a bit mask over [`Tlp::ALL`].
+pub(crate) fn visibility_mask(visibility: &[Tlp]) -> u8 {
+    visibility.iter().fold(0u8, |m, t| m | (1 << tlp_index(*t)))
 }
 
-impl FacetCollector {
-    fn new(enabled: bool) -> Self {
-        FacetCollector { enabled }
-    }
+fn tlp_index(t: Tlp) -> usize {
+    Tlp::ALL.iter().position(|x| *x == t).unwrap_or(0)
 }
 
-struct FacetSegmentCollector {
-    strs: Vec<(&'static str, StrColumn, Vec<u64>)>,
-    flags: Vec<(&'static str, Column<bool>, [u64; 2])>,
-    ord_buf: Vec<Option<u64>>,
-    bool_buf: Vec<Option<bool>>,
+/// Facet and visibility values of one segment, built once per segment
+/// (when a reader first sees it) and shared by every search on it.
+///
+/// Documents with the same values in every keyword and flag field share a
+/// *profile*; a search counts matches per profile (one array lookup per
+/// document) and spreads the counts over the profiles' values at the end,
+/// instead of reading fifteen columns per matching document.
+pub(crate) struct SegmentTable {
+    /// Profile of each document (deleted ones included).
+    profile_of: Vec<u32>,
+    /// TLP levels of each profile, a mask over [`Tlp::ALL`].
+    profile_tlp: Vec<u8>,
+    /// Values of each profile: `values[starts[p]..starts[p + 1]]`, as
+    /// (index into `strs`, term ordinal), in column order.
+    starts: Vec<u32>,
+    values: Vec<(u16, u32)>,
+    /// Flag values of each profile (`None`: no value).
+    flags: Vec<[Option<bool>; 3]>,
+    /// The keyword columns this segment has, in [`KeywordField::ALL`] order.
+    strs: Vec<(&'static str, StrColumn)>,
+    /// Documents visible at each mask of TLP levels, built when first asked.
+    visible: Mutex<Vec<(u8, Arc<DocBits>)>>,
+    /// Document frequencies of `all` terms looked up so far (similar
+    /// incidents look up hundreds per probe); at most [`ALL_DF_CACHED`].
+    all_df: Mutex<HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>>,
 }
 
-impl Collector for FacetCollector {
-    type Fruit = FacetCounts;
-    type Child = FacetSegmentCollector;
+/// Terms whose `all` document frequency a segment table keeps (a few MB).
+const ALL_DF_CACHED: usize = 131_072;
 
-    fn for_segment(
-        &self,
-        _ord: u32,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<FacetSegmentCollector> {
+impl SegmentTable {
+    fn build(segment: &SegmentReader) -> tantivy::Result<SegmentTable> {
+        let ff = segment.fast_fields();
         let mut strs = Vec::new();
-        let mut flags = Vec::new();
-        if self.enabled {
-            let ff = segment.fast_fields();
-            for k in KeywordField::ALL {
-                if let Some(col) = ff.str(k.name())? {
-                    let n = col.num_terms();
-                    strs.push((k.name(), col, vec![0u64; n]));
-                }
-            }
-            for f in FlagField::ALL {
-                flags.push((f.name(), ff.bool(f.name())?, [0u64; 2]));
+        for k in KeywordField::ALL {
+            if let Some(col) = ff.str(k.name())? {
+                strs.push((k.name(), col));
             }
         }
-        Ok(FacetSegmentCollector {
-            strs,
-            flags,
-            ord_buf: Vec::new(),
-            bool_buf: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(
-        &self,
-        fruits: Vec<tantivy::Result<FacetCounts>>,
-    ) -> tantivy::Result<FacetCounts> {
-        let mut out = FacetCounts::new();
-        for fruit in fruits {
-            for (field, values) in fruit? {
-                let slot = out.entry(field).or_default();
-                for (v, n) in values {
-                    *slot.entry(v).or_default() += n;
-                }
-            }
+        let mut flag_cols = Vec::with_capacity(FlagField::ALL.len());
+        for f in FlagField::ALL {
+            flag_cols.push(ff.bool(f.name())?);
         }
-        Ok(out)
-    }
-}
-
-impl SegmentCollector for FacetSegmentCollector {
-    type Fruit = tantivy::Result<FacetCounts>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        for (_, col, counts) in &mut self.strs {
-            let ords = col.ords();
-            if ords.get_cardinality() == Cardinality::Multivalued {
-                for ord in ords.values_for_doc(doc) {
-                    if let Some(c) = counts.get_mut(ord as usize) {
-                        *c += 1;
-                    }
-                }
-            } else if let Some(ord) = ords.first(doc)
-                && let Some(c) = counts.get_mut(ord as usize)
-            {
-                *c += 1;
-            }
-        }
-        for (_, col, counts) in &mut self.flags {
-            if let Some(b) = col.first(doc) {
-                counts[usize::from(b)] += 1;
-            }
-        }
-    }
-
-    /// Batched counting: single-valued columns are read a block at a time,
-    /// which is several times faster than value-by-value on large result
-    /// sets.
-    fn collect_block(&mut self, docs: &[DocId]) {
-        for (_, col, counts) in &mut self.strs {
-            let ords = col.ords();
-            if ords.get_cardinality() == Cardinality::Multivalued {
-                for &doc in docs {
-                    for ord in ords.values_for_doc(doc) {
-                        if let Some(c) = counts.get_mut(ord as usize) {
-                            *c += 1;
+        // The TLP level of each ordinal of the tlp column: a document is
+        // visible exactly when one of its tlp terms is a visible level's.
+        let tlp_slot = strs
+            .iter()
+            .position(|(n, _)| *n == KeywordField::Tlp.name());
+        let mut tlp_of_ord: Vec<u8> = Vec::new();
+        if let Some(slot) = tlp_slot {
+            let col = &strs[slot].1;
+            let mut buf = String::new();
+            for ord in 0..col.num_terms() as u64 {
+                buf.clear();
+                let mut m = 0u8;
+                if col.ord_to_str(ord, &mut buf)? {
+                    for t in Tlp::ALL {
+                        if t.as_str() == buf {
+                            m |= 1 << tlp_index(t);
                         }
                     }
                 }
-            } else {
-                self.ord_buf.clear();
-                self.ord_buf.resize(docs.len(), None);
-                ords.first_vals(docs, &mut self.ord_buf);
-                for ord in self.ord_buf.iter().flatten() {
-                    if let Some(c) = counts.get_mut(*ord as usize) {
-                        *c += 1;
+                tlp_of_ord.push(m);
+            }
+        }
+        let max_doc = segment.max_doc();
+        let mut ids: HashMap<Vec<u64>, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+        let mut profile_of = Vec::with_capacity(max_doc as usize);
+        let mut profile_tlp = Vec::new();
+        let mut starts = vec![0u32];
+        let mut values: Vec<(u16, u32)> = Vec::new();
+        let mut flags = Vec::new();
+        let mut key: Vec<u64> = Vec::with_capacity(32);
+        for doc in 0..max_doc {
+            key.clear();
+            for (slot, (_, col)) in strs.iter().enumerate() {
+                let ords = col.ords();
+                let tag = (slot as u64 + 1) << 32;
+                if ords.get_cardinality() == Cardinality::Multivalued {
+                    key.extend(ords.values_for_doc(doc).map(|o| tag | o));
+                } else if let Some(o) = ords.first(doc) {
+                    key.push(tag | o);
+                }
+            }
+            let mut fl = [None; 3];
+            for (i, col) in flag_cols.iter().enumerate() {
+                fl[i] = col.first(doc);
+                let code = match fl[i] {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                };
+                key.push(((1000 + i as u64) << 32) | code);
+            }
+            let next = ids.len() as u32;
+            let id = *ids.entry(key.clone()).or_insert(next);
+            if id == next {
+                let mut tlp = 0u8;
+                for &k in key.iter() {
+                    let slot = (k >> 32) as usize;
+                    if slot == 0 || slot > strs.len() {
+                        continue;
                     }
+                    let ord = (k & 0xFFFF_FFFF) as u32;
+                    if Some(slot - 1) == tlp_slot {
+                        tlp |= tlp_of_ord.get(ord as usize).copied().unwrap_or(0);
+                    }
+                    values.push(((slot - 1) as u16, ord));
+                }
+                starts.push(values.len() as u32);
+                profile_tlp.push(tlp);
+                flags.push(fl);
+            }
+            profile_of.push(id);
+        }
+        Ok(SegmentTable {
+            profile_of,
+            profile_tlp,
+            starts,
+            values,
+            flags,
+            strs,
+            visible: Mutex::new(Vec::new()),
+            all_df: Mutex::new(HashMap::default()),
+        })
+    }
+
+    /// The segment's document frequency of `term` in the `all` field,
+    /// remembered.
+    pub(crate) fn all_doc_freq(
+        &self,
+        term: &str,
+        inverted: &tantivy::InvertedIndexReader,
+        field: Field,
+    ) -> tantivy::Result<u32> {
+        if let Some(df) = self
+            .all_df
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(term)
+        {
+            return Ok(*df);
+        }
+        let df = inverted.doc_freq(&Term::from_field_text(field, term))?;
+        let mut cache = self.all_df.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < ALL_DF_CACHED {
+            cache.insert(term.into(), df);
+        }
+        Ok(df)
+    }
+
+    fn num_profiles(&self) -> usize {
+        self.profile_tlp.len()
+    }
+
+    /// Which profiles are visible at `mask`.
+    fn visible_profiles(&self, mask: u8) -> Vec<bool> {
+        self.profile_tlp.iter().map(|t| t & mask != 0).collect()
+    }
+
+    /// The documents visible at `mask` (deleted ones included).
+    pub(crate) fn visible_docs(&self, mask: u8) -> Arc<DocBits> {
+        let mut cache = self.visible.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, bits)) = cache.iter().find(|(m, _)| *m == mask) {
+            return bits.clone();
+        }
+        let profiles = self.visible_profiles(mask);
+        let bits = Arc::new(DocBits::from_fn(self.profile_of.len() as u32, |doc| {
+            profiles[self.profile_of[doc as usize] as usize]
+        }));
+        cache.push((mask, bits.clone()));
+        bits
+    }
+
+    /// Facet counts from per-profile match counts.
+    fn facet_counts(&self, profile_counts: &[u32]) -> tantivy::Result<FacetCounts> {
+        let mut per_slot: Vec<Vec<u64>> = self
+            .strs
+            .iter()
+            .map(|(_, col)| vec![0u64; col.num_terms()])
+            .collect();
+        let mut flag_counts = [[0u64; 2]; 3];
+        for (p, &n) in profile_counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let n = u64::from(n);
+            let (a, b) = (self.starts[p] as usize, self.starts[p + 1] as usize);
+            for &(slot, ord) in &self.values[a..b] {
+                if let Some(c) = per_slot[slot as usize].get_mut(ord as usize) {
+                    *c += n;
+                }
+            }
+            for (i, f) in self.flags[p].iter().enumerate() {
+                if let Some(b) = f {
+                    flag_counts[i][usize::from(*b)] += n;
                 }
             }
         }
-        for (_, col, counts) in &mut self.flags {
-            self.bool_buf.clear();
-            self.bool_buf.resize(docs.len(), None);
-            col.first_vals(docs, &mut self.bool_buf);
-            for b in self.bool_buf.iter().flatten() {
-                counts[usize::from(*b)] += 1;
-            }
-        }
-    }
-
-    fn harvest(self) -> tantivy::Result<FacetCounts> {
         let mut out = FacetCounts::new();
         let mut buf = String::new();
-        for (name, col, counts) in self.strs {
+        for ((name, col), counts) in self.strs.iter().zip(per_slot) {
             let slot = out.entry(name.to_string()).or_default();
             for (ord, n) in counts.into_iter().enumerate() {
                 if n > 0 {
@@ -582,15 +690,402 @@ impl SegmentCollector for FacetSegmentCollector {
                 }
             }
         }
-        for (name, _, [f, t]) in self.flags {
-            let slot = out.entry(name.to_string()).or_default();
-            if f > 0 {
-                slot.insert("false".into(), f);
+        for (f, [no, yes]) in FlagField::ALL.iter().zip(flag_counts) {
+            let slot = out.entry(f.name().to_string()).or_default();
+            if no > 0 {
+                slot.insert("false".into(), no);
             }
-            if t > 0 {
-                slot.insert("true".into(), t);
+            if yes > 0 {
+                slot.insert("true".into(), yes);
             }
         }
         Ok(out)
+    }
+}
+
+/// A set of documents of one segment, as bits.
+#[derive(Debug)]
+pub(crate) struct DocBits {
+    words: Vec<u64>,
+    max_doc: u32,
+    len: u32,
+}
+
+impl DocBits {
+    fn from_fn(max_doc: u32, mut contains: impl FnMut(DocId) -> bool) -> DocBits {
+        let mut words = vec![0u64; (max_doc as usize).div_ceil(64)];
+        let mut len = 0;
+        for doc in 0..max_doc {
+            if contains(doc) {
+                words[(doc / 64) as usize] |= 1 << (doc % 64);
+                len += 1;
+            }
+        }
+        DocBits {
+            words,
+            max_doc,
+            len,
+        }
+    }
+
+    /// The first document at or after `doc`, or `TERMINATED`.
+    fn next_from(&self, doc: DocId) -> DocId {
+        if doc >= self.max_doc {
+            return TERMINATED;
+        }
+        let mut w = (doc / 64) as usize;
+        let mut bits = self.words[w] & (u64::MAX << (doc % 64));
+        loop {
+            if bits != 0 {
+                let d = (w as u32) * 64 + bits.trailing_zeros();
+                return if d < self.max_doc { d } else { TERMINATED };
+            }
+            w += 1;
+            if w >= self.words.len() {
+                return TERMINATED;
+            }
+            bits = self.words[w];
+        }
+    }
+
+    pub(crate) fn contains(&self, doc: DocId) -> bool {
+        doc < self.max_doc && self.words[(doc / 64) as usize] & (1 << (doc % 64)) != 0
+    }
+}
+
+/// A [`DocSet`] over shared [`DocBits`].
+pub(crate) struct DocBitsSet {
+    bits: Arc<DocBits>,
+    doc: DocId,
+}
+
+impl DocBitsSet {
+    pub(crate) fn new(bits: Arc<DocBits>) -> Self {
+        let doc = bits.next_from(0);
+        DocBitsSet { bits, doc }
+    }
+}
+
+impl DocSet for DocBitsSet {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.doc = self.bits.next_from(self.doc + 1);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if target > self.doc {
+            self.doc = self.bits.next_from(target);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.bits.len
+    }
+}
+
+/// The [`SegmentTable`]s of the segments live readers use: built by the
+/// reader's warmer before a new searcher is published (so no search pays
+/// for them), dropped with the last searcher that uses their segment.
+#[derive(Default)]
+pub(crate) struct SegmentTables {
+    tables: RwLock<HashMap<SegmentId, Arc<SegmentTable>>>,
+}
+
+impl std::fmt::Debug for SegmentTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.tables.read().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("SegmentTables")
+            .field("segments", &n)
+            .finish()
+    }
+}
+
+impl SegmentTables {
+    /// The table of a segment, built now if the warmer has not.
+    pub(crate) fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<SegmentTable>> {
+        let id = segment.segment_id();
+        if let Some(t) = self
+            .tables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
+            return Ok(t.clone());
+        }
+        let table = Arc::new(SegmentTable::build(segment)?);
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        Ok(tables.entry(id).or_insert(table).clone())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tables.read().map(|t| t.len()).unwrap_or(0)
+    }
+}
+
+impl Warmer for SegmentTables {
+    fn warm(&self, searcher: &tantivy::Searcher) -> tantivy::Result<()> {
+        for segment in searcher.segment_readers() {
+            self.get(segment)?;
+        }
+        Ok(())
+    }
+
+    fn garbage_collect(&self, live_generations: &[&SearcherGeneration]) {
+        let live: HashSet<SegmentId> = live_generations
+            .iter()
+            .flat_map(|g| g.segments().keys().copied())
+            .collect();
+        self.tables
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| live.contains(id));
+    }
+}
+
+/// One pass over the matching documents for a page of results: the top
+/// documents (any tantivy top-docs collector), the number of visible
+/// matches and, when asked, the facet counts. Documents the reader may not
+/// see are skipped before anything counts them.
+pub(crate) struct PageCollector<C> {
+    top: C,
+    visible: u8,
+    facets: bool,
+    tables: Arc<SegmentTables>,
+    exclude: Option<DocAddress>,
+}
+
+impl<C> PageCollector<C> {
+    pub(crate) fn new(top: C, visible: u8, facets: bool, tables: Arc<SegmentTables>) -> Self {
+        PageCollector {
+            top,
+            visible,
+            facets,
+            tables,
+            exclude: None,
+        }
+    }
+
+    /// Leaves one document out (a similar-incident probe).
+    pub(crate) fn excluding(mut self, doc: Option<DocAddress>) -> Self {
+        self.exclude = doc;
+        self
+    }
+}
+
+pub(crate) struct PageSegmentCollector<S> {
+    top: S,
+    table: Arc<SegmentTable>,
+    visible: Vec<bool>,
+    count: u64,
+    profile_counts: Vec<u32>,
+    facets: bool,
+    exclude: Option<DocId>,
+}
+
+impl<S: SegmentCollector> PageSegmentCollector<S> {
+    #[inline]
+    fn accept(&mut self, doc: DocId) -> bool {
+        let p = self
+            .table
+            .profile_of
+            .get(doc as usize)
+            .copied()
+            .unwrap_or(u32::MAX) as usize;
+        if !self.visible.get(p).copied().unwrap_or(false) || self.exclude == Some(doc) {
+            return false;
+        }
+        self.count += 1;
+        if self.facets {
+            self.profile_counts[p] += 1;
+        }
+        true
+    }
+}
+
+impl<S: SegmentCollector> SegmentCollector for PageSegmentCollector<S> {
+    type Fruit = tantivy::Result<(S::Fruit, u64, FacetCounts)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.accept(doc) {
+            self.top.collect(doc, score);
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        let facets = if self.facets {
+            self.table.facet_counts(&self.profile_counts)?
+        } else {
+            FacetCounts::new()
+        };
+        Ok((self.top.harvest(), self.count, facets))
+    }
+}
+
+impl<C: Collector> Collector for PageCollector<C> {
+    type Fruit = (C::Fruit, u64, FacetCounts);
+    type Child = PageSegmentCollector<C::Child>;
+
+    fn for_segment(
+        &self,
+        segment_ord: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let table = self.tables.get(segment)?;
+        let profile_counts = if self.facets {
+            vec![0u32; table.num_profiles()]
+        } else {
+            Vec::new()
+        };
+        Ok(PageSegmentCollector {
+            top: self.top.for_segment(segment_ord, segment)?,
+            visible: table.visible_profiles(self.visible),
+            table,
+            count: 0,
+            profile_counts,
+            facets: self.facets,
+            exclude: self
+                .exclude
+                .filter(|a| a.segment_ord == segment_ord)
+                .map(|a| a.doc_id),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.top.requires_scoring()
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<tantivy::Result<(<C::Child as SegmentCollector>::Fruit, u64, FacetCounts)>>,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut tops = Vec::with_capacity(fruits.len());
+        let mut total = 0u64;
+        let mut out = FacetCounts::new();
+        for fruit in fruits {
+            let (top, count, facets) = fruit?;
+            tops.push(top);
+            total += count;
+            for (field, values) in facets {
+                let slot = out.entry(field).or_default();
+                for (v, n) in values {
+                    *slot.entry(v).or_default() += n;
+                }
+            }
+        }
+        Ok((self.top.merge_fruits(tops)?, total, out))
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<Self::Child as SegmentCollector>::Fruit> {
+        let mut child = self.for_segment(segment_ord, reader)?;
+        let alive = reader.alive_bitset();
+        if self.requires_scoring() {
+            weight.for_each(reader, &mut |doc, score| {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    child.collect(doc, score);
+                }
+            })?;
+        } else {
+            let mut buf: Vec<DocId> = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+            weight.for_each_no_score(reader, &mut |docs| {
+                buf.clear();
+                for &doc in docs {
+                    if alive.is_none_or(|a| a.is_alive(doc)) && child.accept(doc) {
+                        buf.push(doc);
+                    }
+                }
+                child.top.collect_block(&buf);
+            })?;
+        }
+        Ok(child.harvest())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::WriterOptions;
+
+    fn doc(id: &str, tlp: Tlp, severity: &str) -> IndexDoc {
+        let mut d = IndexDoc::new(id, format!("router outage {id}"), tlp);
+        d.severity = Some(severity.into());
+        d.services = vec!["voice".into(), "data".into()];
+        d
+    }
+
+    #[test]
+    fn segment_tables_are_warmed_per_segment_rebuilt_on_demand_and_dropped() {
+        let index = IncidentIndex::create_in_ram().unwrap();
+        let mut w = index
+            .writer_with(WriterOptions {
+                threads: 1,
+                heap_bytes: 16_000_000,
+                ..Default::default()
+            })
+            .unwrap();
+        w.upsert(&doc("a", Tlp::Clear, "minor")).unwrap();
+        w.upsert(&doc("b", Tlp::Red, "minor")).unwrap();
+        w.commit(1).unwrap();
+        w.upsert(&doc("c", Tlp::Green, "major")).unwrap();
+        w.commit(2).unwrap();
+        let tables = index.segment_tables();
+        let searcher = index.searcher();
+        assert_eq!(searcher.segment_readers().len(), 2);
+        // The reader's warmer built them on reload.
+        assert_eq!(tables.len(), 2);
+        let seg = &searcher.segment_readers()[0];
+        let t = tables.get(seg).unwrap();
+        // Two documents with the same values but different TLP levels are
+        // two profiles; visibility follows the level.
+        assert_eq!(t.num_profiles(), 2);
+        let mask = visibility_mask(&[Tlp::Clear, Tlp::Green]);
+        let visible: Vec<bool> = (0..seg.max_doc())
+            .map(|d| t.visible_docs(mask).contains(d))
+            .collect();
+        assert_eq!(visible.iter().filter(|v| **v).count(), 1);
+        // Dropped when no live searcher generation has the segment.
+        tables.garbage_collect(&[]);
+        assert_eq!(tables.len(), 0);
+        // And built again when a search needs them.
+        let r = index
+            .search(&SearchRequest::new("router"), &[Tlp::Clear, Tlp::Green])
+            .unwrap();
+        assert_eq!(r.total, 2);
+        assert_eq!(r.facets["severity"]["minor"], 1);
+        assert_eq!(r.facets["severity"]["major"], 1);
+        assert_eq!(r.facets["service"]["voice"], 2);
+        assert_eq!(r.facets["tlp"].get("red"), None);
+        assert_eq!(tables.len(), 2);
+    }
+
+    #[test]
+    fn doc_bits_iterate_and_seek() {
+        let bits = Arc::new(DocBits::from_fn(200, |d| d % 63 == 5 || d == 199));
+        let mut set = DocBitsSet::new(bits.clone());
+        let mut got = vec![set.doc()];
+        while set.advance() != TERMINATED {
+            got.push(set.doc());
+        }
+        assert_eq!(got, vec![5, 68, 131, 194, 199]);
+        let mut set = DocBitsSet::new(bits);
+        assert_eq!(set.seek(69), 131);
+        assert_eq!(set.seek(131), 131);
+        assert_eq!(set.seek(198), 199);
+        assert_eq!(set.advance(), TERMINATED);
+        assert_eq!(set.size_hint(), 5);
+        let empty = Arc::new(DocBits::from_fn(0, |_| true));
+        assert_eq!(DocBitsSet::new(empty).doc(), TERMINATED);
     }
 }

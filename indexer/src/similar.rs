@@ -32,22 +32,38 @@
 //! - Only documents at the reader's TLP levels are candidates; a stored
 //!   probe the reader may not see is [`IndexError::NotFound`]. The probe
 //!   itself is never a hit.
+//! - Cost: the `all` field's document frequencies (hundreds per probe) come
+//!   from per-segment caches beside the segment tables, also for the BM25
+//!   statistics of the two queries; the candidates' text-only scores are
+//!   asked for by document address. The answers are those of the plain
+//!   lookups (the golden test pins them).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
+use tantivy::index::SegmentId;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, ConstScorer, EnableScoring,
+    Explanation, Occur, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, TantivyDocument, Term,
+};
 
-use crate::analysis::{Mode, analyse, is_vector_term, term_counts};
+use crate::analysis::{Mode, for_each_token, is_vector_term, term_counts};
 use crate::doc::{IndexDoc, Tlp, normalise_value};
 use crate::error::{IndexError, Result};
 use crate::index::IncidentIndex;
 use crate::mapping::KeywordField;
+use crate::search::{PageCollector, SegmentTable, visibility_mask};
+
+/// Hash maps of short-lived, per-request term tables (their iteration
+/// order never decides a result: sums and rankings sort first).
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// Largest `k` accepted.
 pub const MAX_SIMILAR: usize = 100;
@@ -201,13 +217,13 @@ impl IncidentIndex {
         params: &SimilarityParams,
     ) -> Result<Vec<SimilarHit>> {
         let searcher = self.searcher();
-        let (_, doc) = self
+        let (addr, doc) = self
             .find(&searcher, id, visibility)?
             .ok_or_else(|| IndexError::NotFound(id.to_string()))?;
         self.similar_impl(
             &searcher,
             &SimilarQuery::from_doc(&doc),
-            Some(id),
+            Some(addr),
             k,
             visibility,
             params,
@@ -241,7 +257,7 @@ impl IncidentIndex {
         &self,
         searcher: &Searcher,
         probe: &SimilarQuery,
-        exclude: Option<&str>,
+        exclude: Option<DocAddress>,
         k: usize,
         visibility: &[Tlp],
         params: &SimilarityParams,
@@ -253,7 +269,8 @@ impl IncidentIndex {
             )));
         }
         let f = self.fields();
-        let terms = self.select_terms(searcher, &probe.text, min_df, params)?;
+        let stats = DocFreqCache::new(self, searcher)?;
+        let terms = self.select_terms(&stats, &probe.text, min_df, params)?;
         let text_clauses: Vec<(Occur, Box<dyn Query>)> = terms
             .iter()
             .map(|t| {
@@ -291,29 +308,21 @@ impl IncidentIndex {
         if any_clauses.is_empty() {
             return Ok(Vec::new());
         }
-        let restrict = |inner: Box<dyn Query>, extra: Option<Box<dyn Query>>| -> Box<dyn Query> {
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-                (Occur::Must, inner),
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(self.visibility_query(visibility), 0.0)),
-                ),
-            ];
-            if let Some(e) = extra {
-                clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(e, 0.0))));
-            }
-            if let Some(id) = exclude {
-                clauses.push((
-                    Occur::MustNot,
-                    Box::new(TermQuery::new(f.id_term(id), IndexRecordOption::Basic)),
-                ));
-            }
-            Box::new(BooleanQuery::new(clauses))
-        };
+        // Candidates: the union alone, visibility and the probe itself left
+        // out as the documents are collected (the scores are the union's,
+        // as when those were zero-scored clauses of an intersection).
         let n_candidates = params.candidates.max(k);
-        let candidates = searcher.search(
-            &*restrict(Box::new(BooleanQuery::new(any_clauses)), None),
-            &TopDocs::with_limit(n_candidates).order_by_score(),
+        let collector = PageCollector::new(
+            TopDocs::with_limit(n_candidates).order_by_score(),
+            visibility_mask(visibility),
+            false,
+            self.segment_tables(),
+        )
+        .excluding(exclude);
+        let (candidates, _, _) = searcher.search_with_statistics_provider(
+            &BooleanQuery::new(any_clauses),
+            &collector,
+            &stats,
         )?;
         if candidates.is_empty() {
             return Ok(Vec::new());
@@ -323,15 +332,25 @@ impl IncidentIndex {
             let d: TantivyDocument = searcher.doc(*addr)?;
             docs.push((*addr, f.from_document(&d)));
         }
-        // Text-only scores of the candidates.
+        // Text-only scores of the candidates (visible, and not the probe).
         let mut text_scores: HashMap<DocAddress, f32> = HashMap::new();
         if !text_clauses.is_empty() {
-            let ids = TermSetQuery::new(docs.iter().map(|(_, d)| f.id_term(&d.id)));
-            let q = restrict(
-                Box::new(BooleanQuery::new(text_clauses)),
-                Some(Box::new(ids)),
-            );
-            for (s, a) in searcher.search(&*q, &TopDocs::with_limit(docs.len()).order_by_score())? {
+            let ids = AddressQuery::new(searcher, docs.iter().map(|(a, _)| *a));
+            let q = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(text_clauses)) as Box<dyn Query>,
+                ),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(ids), 0.0)),
+                ),
+            ]);
+            for (s, a) in searcher.search_with_statistics_provider(
+                &q,
+                &TopDocs::with_limit(docs.len()).order_by_score(),
+                &stats,
+            )? {
                 text_scores.insert(a, s);
             }
         }
@@ -373,7 +392,7 @@ impl IncidentIndex {
         let sw = params.summary_weight.clamp(0.0, 1.0);
         let summaries = if sw > 0.0 {
             let short: Vec<&IndexDoc> = shortlist.iter().map(|&i| &docs[i].1).collect();
-            self.summary_similarities(searcher, probe, &short)?
+            self.summary_similarities(&stats, probe, &short)?
         } else {
             vec![SummaryMatch::default(); shortlist.len()]
         };
@@ -398,14 +417,14 @@ impl IncidentIndex {
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_id(a.3, b.3)));
         scored.truncate(k);
-        let probe_terms: HashMap<&str, &ProbeTerm> =
-            terms.iter().map(|t| (t.term.as_str(), t)).collect();
+        let addrs: Vec<DocAddress> = scored.iter().map(|s| docs[s.3].0).collect();
+        let mut present = self.terms_present(searcher, &terms, &addrs)?.into_iter();
         Ok(scored
             .into_iter()
             .map(|(score, t, fs, i, j)| {
                 let d = &docs[i].1;
                 let mut reasons = Vec::new();
-                let shared = shared_terms(&probe_terms, d);
+                let shared = shared_terms(present.next().unwrap_or_default());
                 if !shared.is_empty() {
                     reasons.push(format!("shared terms: {}", shared.join(", ")));
                 }
@@ -433,24 +452,23 @@ impl IncidentIndex {
     /// written in the probe).
     fn summary_similarities(
         &self,
-        searcher: &Searcher,
+        stats: &DocFreqCache<'_>,
         probe: &SimilarQuery,
         docs: &[&IndexDoc],
     ) -> Result<Vec<SummaryMatch>> {
-        let n = searcher.num_docs().max(1) as f32;
-        let all = self.fields().all;
-        let mut idf: HashMap<String, f32> = HashMap::new();
-        let mut vector = |counts: HashMap<String, u32>| -> Result<HashMap<String, f32>> {
+        let n = stats.searcher.num_docs().max(1) as f32;
+        let mut idf: FxMap<String, f32> = FxMap::default();
+        let mut vector = |counts: FxMap<String, u32>| -> Result<FxMap<String, f32>> {
             for t in counts.keys() {
                 if !idf.contains_key(t) {
-                    let df = searcher.doc_freq(&Term::from_field_text(all, t))?;
+                    let df = stats.all_doc_freq(t)?;
                     idf.insert(t.clone(), smooth_idf(n, df as f32));
                 }
             }
             Ok(unit_tfidf(counts, &idf))
         };
         let probe_counts = term_counts(clip(probe.summary_text(), SUMMARY_CHARS));
-        let surfaces: HashMap<&str, &str> = probe_counts
+        let surfaces: FxMap<&str, &str> = probe_counts
             .iter()
             .map(|(t, (_, s))| (t.as_str(), s.as_str()))
             .collect();
@@ -472,23 +490,65 @@ impl IncidentIndex {
         Ok(out)
     }
 
+    /// For each document, the probe terms its `all` field holds, read from
+    /// the postings: the field indexes exactly the analysed terms of the
+    /// document's texts, so this is the probe terms found by analysing them
+    /// again, without the analysis.
+    fn terms_present<'t>(
+        &self,
+        searcher: &Searcher,
+        terms: &'t [ProbeTerm],
+        addrs: &[DocAddress],
+    ) -> Result<Vec<Vec<&'t ProbeTerm>>> {
+        let mut out: Vec<Vec<&ProbeTerm>> = vec![Vec::new(); addrs.len()];
+        let all = self.fields().all;
+        let mut order: Vec<usize> = (0..addrs.len()).collect();
+        order.sort_by_key(|&i| addrs[i]);
+        let mut at = 0;
+        while at < order.len() {
+            let seg = addrs[order[at]].segment_ord;
+            let end = order[at..]
+                .iter()
+                .position(|&i| addrs[i].segment_ord != seg)
+                .map_or(order.len(), |p| at + p);
+            let inverted = searcher.segment_reader(seg).inverted_index(all)?;
+            for t in terms {
+                let term = Term::from_field_text(all, &t.term);
+                let Some(mut postings) = inverted
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                // Documents in increasing order: the postings only seek forward.
+                for &i in &order[at..end] {
+                    let doc = addrs[i].doc_id;
+                    if postings.doc() <= doc && postings.seek(doc) == doc {
+                        out[i].push(t);
+                    }
+                }
+            }
+            at = end;
+        }
+        Ok(out)
+    }
+
     /// The probe's strongest distinctive terms.
     fn select_terms(
         &self,
-        searcher: &Searcher,
+        stats: &DocFreqCache<'_>,
         text: &str,
         min_df: u64,
         params: &SimilarityParams,
     ) -> Result<Vec<ProbeTerm>> {
-        let n = searcher.num_docs().max(1) as f32;
-        let all = self.fields().all;
+        let n = stats.searcher.num_docs().max(1) as f32;
         let mut out = Vec::new();
         let counts = term_counts(text);
         let text_tf: HashMap<String, u32> =
             counts.iter().map(|(t, (n, _))| (t.clone(), *n)).collect();
         let term_tf = |n: Option<&u32>| n.copied().unwrap_or(1) as f32;
         for (term, (tf, surface)) in counts {
-            let df = searcher.doc_freq(&Term::from_field_text(all, &term))?;
+            let df = stats.all_doc_freq(&term)?;
             if df < min_df {
                 continue;
             }
@@ -521,6 +581,153 @@ impl IncidentIndex {
     }
 }
 
+/// Document frequencies for one similar-incident request: those of the
+/// `all` field come from the segment tables' caches (a probe looks up
+/// hundreds of terms; each is otherwise a term-dictionary lookup per
+/// segment), everything else from the searcher. The same numbers as
+/// `Searcher::doc_freq`, which sums the segments' frequencies.
+struct DocFreqCache<'a> {
+    searcher: &'a Searcher,
+    all: tantivy::schema::Field,
+    segments: Vec<(Arc<SegmentTable>, Arc<tantivy::InvertedIndexReader>)>,
+}
+
+impl<'a> DocFreqCache<'a> {
+    fn new(index: &IncidentIndex, searcher: &'a Searcher) -> Result<Self> {
+        let all = index.fields().all;
+        let tables = index.segment_tables();
+        let segments = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| Ok((tables.get(seg)?, seg.inverted_index(all)?)))
+            .collect::<tantivy::Result<_>>()?;
+        Ok(DocFreqCache {
+            searcher,
+            all,
+            segments,
+        })
+    }
+
+    fn all_doc_freq(&self, term: &str) -> Result<u64> {
+        let mut df = 0u64;
+        for (table, inverted) in &self.segments {
+            df += u64::from(table.all_doc_freq(term, inverted, self.all)?);
+        }
+        Ok(df)
+    }
+}
+
+impl Bm25StatisticsProvider for DocFreqCache<'_> {
+    fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+        self.searcher.total_num_tokens(field)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Bm25StatisticsProvider::total_num_docs(self.searcher)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        match term.value().as_str() {
+            Some(text) if term.field() == self.all => self
+                .all_doc_freq(text)
+                .map_err(|e| tantivy::TantivyError::InternalError(e.to_string())),
+            _ => self.searcher.doc_freq(term),
+        }
+    }
+}
+
+/// Exactly the documents at the given addresses (the candidates, whose
+/// text-only scores are wanted): what the query on their ids matched,
+/// without looking the ids up again.
+#[derive(Clone)]
+struct AddressQuery {
+    docs: Arc<HashMap<SegmentId, Vec<DocId>>>,
+}
+
+impl AddressQuery {
+    fn new(searcher: &Searcher, addrs: impl Iterator<Item = DocAddress>) -> Self {
+        let mut docs: HashMap<SegmentId, Vec<DocId>> = HashMap::new();
+        let readers = searcher.segment_readers();
+        for a in addrs {
+            if let Some(r) = readers.get(a.segment_ord as usize) {
+                docs.entry(r.segment_id()).or_default().push(a.doc_id);
+            }
+        }
+        for v in docs.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        AddressQuery {
+            docs: Arc::new(docs),
+        }
+    }
+}
+
+impl std::fmt::Debug for AddressQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddressQuery")
+            .field("segments", &self.docs.len())
+            .finish()
+    }
+}
+
+impl Query for AddressQuery {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for AddressQuery {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let docs = self
+            .docs
+            .get(&reader.segment_id())
+            .cloned()
+            .unwrap_or_default();
+        Ok(Box::new(ConstScorer::new(
+            SortedDocs { docs, at: 0 },
+            boost,
+        )))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        match self.docs.get(&reader.segment_id()) {
+            Some(d) if d.binary_search(&doc).is_ok() => Ok(Explanation::new("AddressQuery", 1.0)),
+            _ => Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not one of the addresses"
+            ))),
+        }
+    }
+}
+
+/// A sorted list of documents as a [`DocSet`].
+struct SortedDocs {
+    docs: Vec<DocId>,
+    at: usize,
+}
+
+impl DocSet for SortedDocs {
+    fn advance(&mut self) -> DocId {
+        self.at = (self.at + 1).min(self.docs.len());
+        self.doc()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        while self.doc() < target {
+            self.at += 1;
+        }
+        self.doc()
+    }
+
+    fn doc(&self) -> DocId {
+        self.docs.get(self.at).copied().unwrap_or(TERMINATED)
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.docs.len() as u32
+    }
+}
+
 /// BM25's idf, always positive: `ln(1 + (n - df + 0.5) / (df + 0.5))`.
 fn smooth_idf(n: f32, df: f32) -> f32 {
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
@@ -550,20 +757,28 @@ fn clip(text: &str, max: usize) -> &str {
 
 /// Frequencies of the terms that count in a similarity vector
 /// ([`is_vector_term`]).
-fn frequencies(text: &str) -> HashMap<String, u32> {
-    let mut counts = HashMap::new();
-    for tok in analyse(text, Mode::Index) {
-        if is_vector_term(&tok.term) {
-            *counts.entry(tok.term).or_insert(0) += 1;
+fn frequencies(text: &str) -> FxMap<String, u32> {
+    let mut counts: FxMap<String, u32> = FxMap::default();
+    for_each_token(text, Mode::Index, |term, _, _| {
+        if is_vector_term(term) {
+            match counts.get_mut(term) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(term.to_string(), 1);
+                }
+            }
         }
-    }
+    });
     counts
 }
 
 /// A unit-length vector of `(1 + ln tf) * idf` per term (terms missing from
 /// `idf` weigh nothing).
-fn unit_tfidf(counts: HashMap<String, u32>, idf: &HashMap<String, f32>) -> HashMap<String, f32> {
-    let mut v: HashMap<String, f32> = counts
+fn unit_tfidf<S: BuildHasher + Default, T: BuildHasher>(
+    counts: HashMap<String, u32, S>,
+    idf: &HashMap<String, f32, T>,
+) -> HashMap<String, f32, S> {
+    let mut v: HashMap<String, f32, S> = counts
         .into_iter()
         .map(|(t, tf)| {
             let w = (1.0 + (tf.max(1) as f32).ln()) * idf.get(&t).copied().unwrap_or(0.0);
@@ -590,10 +805,10 @@ struct SummaryMatch {
     shared: Vec<String>,
 }
 
-fn summary_match(
-    probe: &HashMap<String, f32>,
-    cand: &HashMap<String, f32>,
-    surfaces: &HashMap<&str, &str>,
+fn summary_match<S: BuildHasher, T: BuildHasher>(
+    probe: &HashMap<String, f32, S>,
+    cand: &HashMap<String, f32, S>,
+    surfaces: &HashMap<&str, &str, T>,
 ) -> SummaryMatch {
     let (small, large) = if probe.len() <= cand.len() {
         (probe, cand)
@@ -750,17 +965,9 @@ fn field_agreement(p: &SimilarQuery, d: &IndexDoc, w: &FieldWeights) -> (f32, Ve
 
 /// The probe's terms present in the candidate, strongest first, as written
 /// in the probe (at most five).
-fn shared_terms(probe: &HashMap<&str, &ProbeTerm>, d: &IndexDoc) -> Vec<String> {
-    let text = d.full_text();
-    let present: HashSet<String> = analyse(&text, Mode::Index)
-        .into_iter()
-        .map(|t| t.term)
-        .filter(|t| is_vector_term(t))
-        .collect();
-    let mut shared: Vec<&ProbeTerm> = present
-        .iter()
-        .filter_map(|t| probe.get(t.as_str()).copied())
-        .collect();
+/// The strongest of the probe's terms a document holds (at most five, as
+/// written in the probe).
+fn shared_terms(mut shared: Vec<&ProbeTerm>) -> Vec<String> {
     shared.sort_by(|a, b| {
         b.weight
             .total_cmp(&a.weight)
@@ -788,6 +995,26 @@ mod tests {
 
     fn counts(v: &[(&str, u32)]) -> HashMap<String, u32> {
         v.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn sorted_docs_advance_and_seek() {
+        let mut d = SortedDocs {
+            docs: vec![2, 5, 9],
+            at: 0,
+        };
+        assert_eq!(d.doc(), 2);
+        assert_eq!(d.seek(3), 5);
+        assert_eq!(d.seek(5), 5);
+        assert_eq!(d.advance(), 9);
+        assert_eq!(d.advance(), TERMINATED);
+        assert_eq!(d.seek(100), TERMINATED);
+        let mut empty = SortedDocs {
+            docs: Vec::new(),
+            at: 0,
+        };
+        assert_eq!(empty.doc(), TERMINATED);
+        assert_eq!(empty.advance(), TERMINATED);
     }
 
     #[test]
