@@ -116,12 +116,14 @@ impl Application {
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(routes::configure)
-        .split_for_parts()
-        .1
+    crate::openapi::finish(
+        App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(routes::configure)
+            .split_for_parts()
+            .1,
+    )
 }
 
 fn build_app(
@@ -142,6 +144,7 @@ fn build_app(
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let spec = crate::openapi::finish(spec);
     app.app_data(web::Data::new(state))
         .app_data(web::Data::from(routes))
         .app_data(
@@ -252,12 +255,12 @@ fn problem_for_bare_errors<B>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    // The web UI answers errors with its own HTML pages.
-    let is_html = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_problem || is_html {
+    // The web UI answers errors with its own HTML pages, the token
+    // endpoint's form variant with RFC 6749 JSON errors.
+    let is_own = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"text/html") || v.as_bytes().starts_with(b"application/json")
+    });
+    if is_problem || is_own {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -216,8 +216,9 @@ pub struct LimitSettings {
     /// Login attempts per client address (API and web UI).
     pub login_per_address: Rate,
     /// Failed token requests and logins per client address; past it the
-    /// address is refused for a while. Lower than the lockout's count, so
-    /// one address alone cannot lock a credential out.
+    /// address is refused for the whole period. Keep it below the
+    /// lockout's count (5) and the period at least the lockout's window
+    /// (15 minutes), so one address alone cannot lock a credential out.
     pub failures_per_address: Rate,
     /// API requests that change something (POST, PUT, PATCH, DELETE), per client.
     pub api_writes: Rate,
@@ -241,7 +242,7 @@ impl Default for LimitSettings {
             token_per_address: Rate::new(60, 60),
             login_per_username: Rate::new(10, 60),
             login_per_address: Rate::new(30, 60),
-            failures_per_address: Rate::new(4, 15 * 60),
+            failures_per_address: Rate::new(3, 15 * 60),
             api_writes: Rate::new(300, 60),
             api_searches: Rate::new(600, 60),
             api_reads: Rate::new(1200, 60),

@@ -1,10 +1,12 @@
 //! The OpenAPI document's top level. Paths and schemas come from the
 //! `#[utoipa::path]` annotations of the handlers registered in `routes`.
 
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::http::{ErrorCode, Problem};
 use incidex_registry::alerts::matcher::{Notification, Reason};
+use incidex_registry::clusters::ClusterSort;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -14,7 +16,7 @@ use incidex_registry::alerts::matcher::{Notification, Reason};
             Errors are `application/problem+json` (RFC 9457) with a stable `code`; see the `ErrorCode` schema.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem, ErrorCode, Notification, Reason)),
+    components(schemas(Problem, ErrorCode, Notification, Reason, ClusterSort)),
     modifiers(&BearerAuth),
     tags(
         (name = "reports", description = "Filing, amending, publishing and reading incident reports"),
@@ -48,5 +50,207 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "OAuth 2.0 client authentication (RFC 6749 section 2.3.1): client id and secret",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served and committed: the annotations' paths and
+/// schemas, completed by rules that hold for every operation, so no route
+/// can forget one:
+///
+/// - the shared error responses (`components.responses`, see
+///   `http::responses`) are referenced by every operation they apply to:
+///   400, 500 and 503 on every API route; 401, 403 and 429 where a bearer
+///   token is needed; 404 where the path names a resource; 413, 415 and
+///   422 where there is a request body; 429 on the token and login routes;
+/// - each operation id is its tag and its handler (`reports_list`);
+/// - a success response without a description gets its status's name;
+/// - a report's content in a response is the `ReportContent` schema (the
+///   input's fields, without the input's refusal of other members).
+pub fn finish(spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let Ok(mut doc) = serde_json::to_value(&spec) else {
+        return spec;
+    };
+    complete(&mut doc);
+    serde_json::from_value(doc).unwrap_or(spec)
+}
+
+fn complete(doc: &mut Value) {
+    let shared = crate::http::responses::all();
+    if let Some(responses) = doc
+        .pointer_mut("/components")
+        .and_then(Value::as_object_mut)
+        .map(|c| c.entry("responses").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut)
+    {
+        for (_, name, response) in &shared {
+            responses.insert(
+                (*name).to_owned(),
+                serde_json::to_value(response).unwrap_or(Value::Null),
+            );
+        }
+    }
+    let name_of = |status: u16| {
+        shared
+            .iter()
+            .find(|(s, _, _)| *s == status)
+            .map(|(_, n, _)| *n)
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let tag = op
+                .get("tags")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+                .unwrap_or("api")
+                .to_owned();
+            let id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .unwrap_or("operation")
+                .to_owned();
+            if !id.starts_with(&format!("{tag}_")) {
+                op.insert("operationId".into(), json!(format!("{tag}_{id}")));
+            }
+            let secured = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            let has_body = op.contains_key("requestBody");
+            let api = path.starts_with("/api/");
+            let credentials = path == "/api/v1/auth/token" || path == "/api/v1/auth/login";
+            let mut statuses: Vec<u16> = Vec::new();
+            if api {
+                statuses.extend([400, 500, 503]);
+            } else if path != "/healthz" {
+                statuses.extend([500, 503]);
+            }
+            if secured {
+                statuses.extend([401, 403, 429]);
+            }
+            if credentials {
+                statuses.extend([401, 429]);
+            }
+            if path.contains('{') {
+                statuses.push(404);
+            }
+            if has_body {
+                statuses.extend([413, 415, 422]);
+            }
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut();
+            let Some(responses) = responses else { continue };
+            for status in statuses {
+                let key = status.to_string();
+                if responses.contains_key(&key) {
+                    continue;
+                }
+                if let Some(name) = name_of(status) {
+                    responses.insert(
+                        key,
+                        json!({"$ref": format!("#/components/responses/{name}")}),
+                    );
+                }
+            }
+            for (status, response) in responses.iter_mut() {
+                if let Some(r) = response.as_object_mut()
+                    && !r.contains_key("$ref")
+                    && r.get("description")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                {
+                    let text = match status.as_str() {
+                        "200" => "OK",
+                        "201" => "Created",
+                        "204" => "No content",
+                        _ => "Error (problem+json)",
+                    };
+                    r.insert("description".into(), json!(text));
+                }
+            }
+            let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            responses.extend(sorted);
+        }
+    }
+    report_content(doc);
+}
+
+/// Responses carry a report's content as stored: the fields of
+/// `ReportInput`, without its `additionalProperties: false` (the views add
+/// their own members beside it) and its examples.
+fn report_content(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(mut content) = schemas.get("ReportInput").cloned() else {
+        return;
+    };
+    if let Some(c) = content.as_object_mut() {
+        c.remove("additionalProperties");
+        c.remove("examples");
+        c.remove("example");
+        c.insert(
+            "description".into(),
+            json!("A report's content as stored: the fields of `ReportInput`, its free text anonymised."),
+        );
+    }
+    let input = schemas.get("ReportInput").cloned();
+    schemas.insert("ReportContent".into(), content);
+    let reference = json!({"$ref": "#/components/schemas/ReportContent"});
+    for name in ["OwnerReport", "Revision"] {
+        if let Some(schema) = schemas.get_mut(name) {
+            replace_input(schema, input.as_ref(), &reference);
+        }
+    }
+}
+
+/// Replaces `ReportInput` (by reference or inlined) inside `schema`.
+fn replace_input(schema: &mut Value, input: Option<&Value>, reference: &Value) {
+    let is_input = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r == "#/components/schemas/ReportInput")
+        || (input.is_some() && Some(&*schema) == input);
+    if is_input {
+        *schema = reference.clone();
+        return;
+    }
+    match schema {
+        Value::Object(map) => {
+            for (_, v) in map.iter_mut() {
+                replace_input(v, input, reference);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                replace_input(v, input, reference);
+            }
+        }
+        _ => {}
     }
 }

@@ -78,7 +78,7 @@ pub async fn authenticate(
                     security_event = "rate_limited",
                     budget = limited.budget.as_str(),
                     subject = %principal.subject,
-                    address = ?client_address(req.request()),
+                    address = %super::login::shown(client_address(req.request())),
                     retry_after_secs = limited.retry_after_secs,
                     "request over its rate limit"
                 );

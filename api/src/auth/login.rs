@@ -57,12 +57,17 @@ pub fn rate_limited(limited: Limited) -> ApiError {
     .retry_after(limited.retry_after_secs)
 }
 
+/// An address for the logs (`unknown` without one).
+pub fn shown(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
 fn log_limited(limited: Limited, subject: &str, address: Option<IpAddr>) {
     tracing::warn!(
         security_event = "rate_limited",
         budget = limited.budget.as_str(),
         subject,
-        address = ?address,
+        address = %shown(address),
         retry_after_secs = limited.retry_after_secs,
         "request over its rate limit"
     );
@@ -81,7 +86,7 @@ fn refused(kind: &str, subject: &str, address: Option<IpAddr>, refusal: Refusal)
                 security_event = "credential_locked",
                 credential = kind,
                 subject,
-                address = ?address,
+                address = %shown(address),
                 minutes = login::LOCKOUT_MINUTES,
                 "credential locked after repeated failures"
             );
@@ -91,7 +96,7 @@ fn refused(kind: &str, subject: &str, address: Option<IpAddr>, refusal: Refusal)
                 security_event = "stale_credential_used",
                 credential = kind,
                 subject,
-                address = ?address,
+                address = %shown(address),
                 reason = refusal.as_str(),
                 "revoked or expired credential used"
             );
@@ -103,7 +108,7 @@ fn refused(kind: &str, subject: &str, address: Option<IpAddr>, refusal: Refusal)
         security_event = "authentication_failed",
         credential = kind,
         subject,
-        address = ?address,
+        address = %shown(address),
         reason = refusal.as_str(),
         "authentication failed"
     );
@@ -130,7 +135,7 @@ pub async fn check_client(
     let familiar_key = format!("client:{client_id}");
     let familiar = throttle.is_familiar(&familiar_key, address);
     let slot = throttle.verification_slot().await.map_err(|_| {
-        tracing::warn!(security_event = "verification_busy", credential = "client", subject = %client_id, address = ?address, "no verification slot in time");
+        tracing::warn!(security_event = "verification_busy", credential = "client", subject = %client_id, address = %shown(address), "no verification slot in time");
         CredentialError::Busy
     })?;
     let registry = state.registry.clone();
@@ -172,7 +177,7 @@ pub async fn check_password(
     let familiar_key = format!("user:{username}");
     let familiar = throttle.is_familiar(&familiar_key, address);
     let slot = throttle.verification_slot().await.map_err(|_| {
-        tracing::warn!(security_event = "verification_busy", credential = "user", subject = %username, address = ?address, "no verification slot in time");
+        tracing::warn!(security_event = "verification_busy", credential = "user", subject = %username, address = %shown(address), "no verification slot in time");
         CredentialError::Busy
     })?;
     let registry = state.registry.clone();

@@ -7,8 +7,9 @@
 //! a GCRA rate (`governor`) of `burst` requests refilled over a period. A
 //! limited request is answered 429 with `Retry-After`. Failed token
 //! requests and logins also count against their address, which is refused
-//! for a while past its budget: below the lockout's count, so one address
-//! alone cannot lock a credential out. An address a credential was used
+//! for the budget's whole period once past it: the budget is below the
+//! lockout's count and its period as long as the lockout's window, so one
+//! address alone cannot lock a credential out. An address a credential was used
 //! from successfully is *familiar* to it and is not subject to its lockout
 //! (see `incidex_registry::members::login`). At most
 //! `limits.verify_concurrency` argon2 verifications run at once; the rest
@@ -126,6 +127,10 @@ pub struct Throttle {
     failures_per_address: Keyed<IpAddr>,
     /// Addresses refused after too many failures, until when.
     blocked: Mutex<LruCache<IpAddr, Instant>>,
+    /// How long an address is refused once past its failures: the whole
+    /// period of its budget, so that the failures it made before are
+    /// older than the lockout's window when it may try again.
+    block_for: Duration,
     api_writes: Keyed<String>,
     api_searches: Keyed<String>,
     api_reads: Keyed<String>,
@@ -166,6 +171,7 @@ impl Throttle {
                 settings.failures_per_address,
             ),
             blocked: Mutex::new(LruCache::new(cap)),
+            block_for: settings.failures_per_address.period,
             api_writes: Keyed::new(Budget::ApiWrites, settings.api_writes),
             api_searches: Keyed::new(Budget::ApiSearches, settings.api_searches),
             api_reads: Keyed::new(Budget::ApiReads, settings.api_reads),
@@ -244,8 +250,8 @@ impl Throttle {
         let Some(address) = address.filter(|_| self.enabled) else {
             return;
         };
-        if let Err(limited) = self.failures_per_address.check(&address) {
-            let until = Instant::now() + Duration::from_secs(limited.retry_after_secs);
+        if self.failures_per_address.check(&address).is_err() {
+            let until = Instant::now() + self.block_for;
             self.blocked
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -6,6 +6,7 @@ pub mod digest;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod responses;
 
 pub use edge::{Refused, RouteTable};
 pub use error::{ApiError, ApiResult, ErrorCode, PROBLEM_JSON, Problem};

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Reader};
 use crate::http::digest::{negotiate_format, respond_digest};
-use crate::http::{ApiError, ApiResult, ErrorCode, Problem, db};
+use crate::http::{ApiError, ApiResult, ErrorCode, db};
 use crate::state::AppState;
 use incidex_registry::digests::render::Format;
 use incidex_registry::digests::{Audience, Digest, DigestKind, PeriodInfo, feed, stored_digest};
@@ -118,9 +118,9 @@ fn out_of_range(field: &str, message: &str) -> ApiError {
     params(DigestListQuery),
     responses(
         (status = 200, body = DigestList),
-        (status = 400, description = "unknown parameter, unknown kind, or limit/offset out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/digests")]
@@ -185,11 +185,11 @@ pub struct DigestFormatQuery {
             (String = "text/markdown"),
             (String = "text/html"),
         )),
-        (status = 400, description = "unknown `format` or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such digest, not produced yet, or one of another audience", body = Problem, content_type = "application/problem+json"),
-        (status = 406, description = "`Accept` names none of the served types", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 406, response = crate::http::responses::NotAcceptable),
     )
 )]
 #[get("/api/v1/digests/{id}")]
@@ -226,9 +226,9 @@ pub struct FeedQuery {
     params(FeedQuery),
     responses(
         (status = 200, description = "an Atom feed (RFC 4287)", body = String, content_type = "application/atom+xml"),
-        (status = 400, description = "unknown parameter or kind", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/digests/feed.atom")]
