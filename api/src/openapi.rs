@@ -195,6 +195,155 @@ fn complete(doc: &mut Value) {
         }
     }
     report_content(doc);
+    request_strings(doc);
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        // A report reads whole for its owner and as the shared view for
+        // others; a view may match both descriptions.
+        for name in ["ReportRead", "ReportList"] {
+            if let Some(one_of) = schemas
+                .get_mut(name)
+                .and_then(Value::as_object_mut)
+                .and_then(|o| o.remove("oneOf"))
+                && let Some(o) = schemas.get_mut(name).and_then(Value::as_object_mut)
+            {
+                o.insert("anyOf".into(), one_of);
+            }
+        }
+        // A merge patch names members of a report, nothing else.
+        let properties = schemas
+            .get("ReportInput")
+            .and_then(|i| i.get("properties"))
+            .cloned();
+        if let (Some(properties), Some(patch)) = (
+            properties,
+            schemas
+                .get_mut("ReportPatch")
+                .and_then(Value::as_object_mut),
+        ) {
+            patch.insert("properties".into(), properties);
+            patch.insert("additionalProperties".into(), json!(false));
+        }
+    }
+}
+
+/// Text the server accepts: no control character but tab and line breaks
+/// (see `http::edge`).
+pub const TEXT_PATTERN: &str = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$";
+/// A path segment or header value the server accepts: no control character.
+pub const SEGMENT_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
+
+/// Says in the schemas of requests what the edge refuses: control
+/// characters in every string of a body or a parameter (each string
+/// schema without an enum, a format or a pattern of its own gets one), and
+/// the form of an `Idempotency-Key`.
+fn request_strings(doc: &mut Value) {
+    let mut names = std::collections::BTreeSet::new();
+    let mut pending: Vec<Value> = Vec::new();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in item.values_mut().filter_map(Value::as_object_mut) {
+                for parameter in op
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+                    let in_path = parameter["in"] == "path";
+                    let Some(schema) = parameter.get_mut("schema") else {
+                        continue;
+                    };
+                    if name == "Idempotency-Key" {
+                        if let Some(o) = schema.as_object_mut() {
+                            o.insert("pattern".into(), json!("^[!-~]+$"));
+                            o.insert("minLength".into(), json!(1));
+                            o.insert("maxLength".into(), json!(255));
+                        }
+                        continue;
+                    }
+                    let pattern = if in_path {
+                        SEGMENT_PATTERN
+                    } else {
+                        TEXT_PATTERN
+                    };
+                    add_pattern(schema, pattern);
+                    pending.push(schema.clone());
+                }
+                if let Some(content) = op
+                    .get_mut("requestBody")
+                    .and_then(|b| b.get_mut("content"))
+                    .and_then(Value::as_object_mut)
+                {
+                    for media in content.values_mut() {
+                        if let Some(schema) = media.get_mut("schema") {
+                            add_pattern(schema, TEXT_PATTERN);
+                            pending.push(schema.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The component schemas requests refer to, transitively.
+    while let Some(schema) = pending.pop() {
+        let mut refs = Vec::new();
+        collect_refs(&schema, &mut refs);
+        for name in refs {
+            if names.insert(name.clone())
+                && let Some(component) = doc.pointer_mut(&format!("/components/schemas/{name}"))
+            {
+                add_pattern(component, TEXT_PATTERN);
+                pending.push(component.clone());
+            }
+        }
+    }
+}
+
+fn collect_refs(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Adds `pattern` to every plain string schema inside `schema`.
+fn add_pattern(schema: &mut Value, pattern: &str) {
+    match schema {
+        Value::Object(map) => {
+            let is_string = match map.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string
+                && !map.contains_key("enum")
+                && !map.contains_key("format")
+                && !map.contains_key("pattern")
+            {
+                map.insert("pattern".into(), json!(pattern));
+            }
+            for (key, value) in map.iter_mut() {
+                if key != "examples" && key != "example" {
+                    add_pattern(value, pattern);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| add_pattern(v, pattern)),
+        _ => {}
+    }
 }
 
 /// Responses carry a report's content as stored: the fields of

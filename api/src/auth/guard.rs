@@ -16,26 +16,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 
-use super::principal::{Principal, bearer_of};
+use super::principal::{Authenticated, Principal, bearer_of};
 use super::throttle::Budget;
-use crate::http::{ApiError, ErrorCode};
+use crate::http::ErrorCode;
 use crate::state::AppState;
-
-/// The checked bearer token of a request (or why it was refused).
-#[derive(Debug, Clone)]
-pub(crate) struct Authenticated(pub Result<Principal, (ErrorCode, String, Option<u64>)>);
-
-impl Authenticated {
-    pub fn to_result(&self) -> Result<Principal, ApiError> {
-        self.0.clone().map_err(|(code, detail, retry)| {
-            let e = ApiError::new(code, detail);
-            match retry {
-                Some(secs) => e.retry_after(secs),
-                None => e,
-            }
-        })
-    }
-}
 
 /// The budget an API request draws on.
 pub fn budget_of(method: &actix_web::http::Method, path: &str) -> Budget {

@@ -30,6 +30,22 @@ impl std::ops::Deref for Principal {
     }
 }
 
+/// The checked bearer token of a request (or why it was refused).
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub Result<Principal, (ErrorCode, String, Option<u64>)>);
+
+impl Authenticated {
+    pub fn to_result(&self) -> Result<Principal, ApiError> {
+        self.0.clone().map_err(|(code, detail, retry)| {
+            let e = ApiError::new(code, detail);
+            match retry {
+                Some(secs) => e.retry_after(secs),
+                None => e,
+            }
+        })
+    }
+}
+
 fn unauthenticated(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, detail)
 }
@@ -162,7 +178,7 @@ impl FromRequest for Principal {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // Checked by the `guard` middleware before any extractor ran.
-        if let Some(done) = req.extensions().get::<super::guard::Authenticated>() {
+        if let Some(done) = req.extensions().get::<Authenticated>() {
             let outcome = done.to_result();
             return Box::pin(async move { Ok(outcome?) });
         }

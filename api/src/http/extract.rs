@@ -222,6 +222,10 @@ impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // `4.0` is the integer 4 (JSON Schema's view), for integer fields.
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            return Ok((v as i64).into());
+        }
         Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
     }
 

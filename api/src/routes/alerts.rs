@@ -131,14 +131,29 @@ pub struct DeliveryPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// Only this status: `pending`, `failed`, `delivered` or `abandoned`.
+    /// Only this status.
+    #[param(value_type = Option<DeliveryStatusParam>, inline)]
     pub status: Option<String>,
-    /// 1 to 200 (default 50).
+    /// Default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+/// The states of a delivery.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum DeliveryStatusParam {
+    Pending,
+    Failed,
+    Delivered,
+    Abandoned,
 }
 
 fn view(row: &SavedSearchRow) -> SavedSearch {

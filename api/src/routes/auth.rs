@@ -49,9 +49,9 @@ pub struct TokenForm {
     /// Always `client_credentials`.
     #[schema(pattern = "^client_credentials$")]
     grant_type: String,
-    /// With `client_secret`, when the client does not use HTTP Basic.
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    /// The client's id (or send it, with the secret, by HTTP Basic instead).
+    client_id: String,
+    client_secret: String,
     /// Accepted and ignored: a token carries the client's role.
     scope: Option<String>,
 }

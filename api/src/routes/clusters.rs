@@ -20,13 +20,16 @@ use incidex_registry::visibility::Viewer;
 pub const MAX_CLUSTER_PAGE: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterListQuery {
     /// `recent` (latest visible member first, default), `size` or `growth`.
     pub sort: Option<ClusterSort>,
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// Clusters to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<usize>,
 }
 

@@ -31,13 +31,16 @@ fn audience_of(principal: &Principal) -> ApiResult<Audience> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestListQuery {
     /// Only digests of this kind.
     pub kind: Option<DigestKind>,
-    /// Page size, 1 to 200 (default 20).
+    /// Page size (default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Digests to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -165,9 +168,11 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestFormatQuery {
     /// `json`, `csv`, `md` or `html`; when given it decides over `Accept`.
+    #[param(value_type = Option<DigestFormatParam>, inline)]
     pub format: Option<String>,
 }
 
@@ -211,7 +216,19 @@ pub async fn read(
     respond_digest(&digest, format)
 }
 
+/// The formats of a digest.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum DigestFormatParam {
+    Json,
+    Csv,
+    Md,
+    Html,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Only digests of this kind.

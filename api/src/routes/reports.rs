@@ -361,7 +361,8 @@ pub struct RevisionList {
 
 /// A report as a reader sees it: the owner's whole report, or the shared
 /// view of a published one (documentation only).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)]
 pub enum ReportRead {
     Owned(OwnedReport),
@@ -370,7 +371,8 @@ pub enum ReportRead {
 
 /// A page of reports: the caller's own (`mine=true`) or the shared views
 /// of published ones (documentation only).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)]
 pub enum ReportList {
     Owned(Page<OwnerReport>),
