@@ -136,6 +136,10 @@ fn complete(doc: &mut Value) {
                 .and_then(Value::as_array)
                 .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
             let has_body = op.contains_key("requestBody");
+            // Every body the API takes is required.
+            if let Some(body) = op.get_mut("requestBody").and_then(Value::as_object_mut) {
+                body.insert("required".into(), json!(true));
+            }
             let api = path.starts_with("/api/");
             let credentials = path == "/api/v1/auth/token" || path == "/api/v1/auth/login";
             let mut statuses: Vec<u16> = Vec::new();

@@ -186,9 +186,14 @@ pub async fn token(
     }
     let invalid = |d: &str| Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", d));
     let mut fields: std::collections::BTreeMap<String, String> = Default::default();
+    const KNOWN: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
     for (key, value) in form_urlencoded::parse(&body) {
-        if key.chars().chain(value.chars()).any(char::is_control) {
-            return invalid("a parameter holds a control character");
+        // Unknown parameters are ignored (RFC 6749 section 3.2).
+        if !KNOWN.contains(&key.as_ref()) {
+            continue;
+        }
+        if value.chars().any(char::is_control) {
+            return invalid(&format!("`{key}` holds a control character"));
         }
         if fields
             .insert(key.clone().into_owned(), value.into_owned())

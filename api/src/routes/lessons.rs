@@ -77,6 +77,7 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
+    super::search::check_enumerated(req.query_string())?;
     let query = LessonQuery::parse(req.query_string())?;
     let viewer = Viewer::new(&reader.0, &state.registry.keys);
     let out = db(&state, move |conn| {

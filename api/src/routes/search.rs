@@ -50,7 +50,7 @@ pub struct SearchParams {
     enisa_user_hours_1m: Option<bool>,
     fcc_900k_user_minutes: Option<bool>,
     emergency_service_affected: Option<bool>,
-    /// Published on or after (YYYY-MM-DD).
+    /// Published on or after (YYYY-MM-DD, 1900 to 2199 like every date here).
     published_from: Option<NaiveDate>,
     published_to: Option<NaiveDate>,
     /// Started in or after this date's month (YYYY-MM-DD).
@@ -83,7 +83,27 @@ pub(crate) fn check_enumerated(query: &str) -> ApiResult<()> {
     fn known<T: std::str::FromStr>(v: &str) -> bool {
         v.parse::<T>().is_ok()
     }
+    fn date_in_range(v: &str) -> bool {
+        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_or(true, |d| {
+            (1900..=2199).contains(&chrono::Datelike::year(&d))
+        })
+    }
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if matches!(
+            key.as_ref(),
+            "published_from" | "published_to" | "started_from" | "started_to"
+        ) && !date_in_range(&value)
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("{key}: a date from 1900-01-01 to 2199-12-31"),
+            )
+            .with_errors(vec![FieldError::new(
+                key.as_ref(),
+                "out_of_range",
+                "a date from 1900-01-01 to 2199-12-31",
+            )]));
+        }
         let check: fn(&str) -> bool = match key.as_ref() {
             "service" => known::<Service>,
             "domain" | "network_domain" => known::<NetworkDomain>,
@@ -95,13 +115,11 @@ pub(crate) fn check_enumerated(query: &str) -> ApiResult<()> {
             "tlp" => known::<Tlp>,
             "scope" => known::<Scope>,
             "operator_type" => known::<OperatorType>,
+            "category" => |v: &str| incidex_registry::lessons::LessonCategory::parse(v).is_some(),
+            "source" => |v: &str| incidex_registry::lessons::LessonSource::parse(v).is_some(),
             _ => continue,
         };
-        if let Some(bad) = value
-            .split(',')
-            .map(str::trim)
-            .find(|v| !v.is_empty() && !check(v))
-        {
+        if let Some(bad) = value.split(',').map(str::trim).find(|v| !check(v)) {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
                 format!("{key}: unknown value `{bad}`"),
