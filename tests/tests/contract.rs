@@ -310,7 +310,9 @@ async fn schemathesis_finds_nothing(backend: Backend) {
             .arg(&config_file)
             .arg("run")
             .arg(format!("{}/api/v1/openapi.json", app.base_url))
-            .args(["--workers", "2", "--no-color"])
+            // One worker: hypothesis 6 trips over its own lambda cache when
+            // several threads generate at once (a runtime error, not a finding).
+            .args(["--workers", "1", "--no-color"])
             .args(["--phases", "examples,coverage,fuzzing"])
             .args(["--max-time", &SECONDS_PER_RUN.to_string()])
             .args(["--request-timeout", "20"])
