@@ -189,9 +189,9 @@ impl TryFrom<String> for Rate {
 impl From<Rate> for String {
     fn from(rate: Rate) -> String {
         let secs = rate.period.as_secs();
-        if secs % 3600 == 0 {
+        if secs.is_multiple_of(3600) {
             format!("{}/{}h", rate.burst, secs / 3600)
-        } else if secs % 60 == 0 {
+        } else if secs.is_multiple_of(60) {
             format!("{}/{}m", rate.burst, secs / 60)
         } else {
             format!("{}/{secs}s", rate.burst)

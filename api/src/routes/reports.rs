@@ -365,8 +365,8 @@ pub struct RevisionList {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum ReportRead {
-    Owned(OwnedReport),
-    Shared(SharedReport),
+    Owned(Box<OwnedReport>),
+    Shared(Box<SharedReport>),
 }
 
 /// A page of reports: the caller's own (`mine=true`) or the shared views

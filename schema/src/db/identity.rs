@@ -252,11 +252,8 @@ pub fn charge_attempt(
                 ),
             )
             .set((
-                u::failed_logins.eq(case_when::<_, _, diesel::sql_types::Integer>(
-                    fresh.clone(),
-                    1,
-                )
-                .otherwise(u::failed_logins + 1)),
+                u::failed_logins.eq(case_when::<_, _, diesel::sql_types::Integer>(fresh, 1)
+                    .otherwise(u::failed_logins + 1)),
                 u::locked_until.eq(case_when(
                     not(fresh).and(u::failed_logins.ge(reaches)),
                     lock_until,
@@ -279,11 +276,8 @@ pub fn charge_attempt(
                 ),
             )
             .set((
-                c::failed_attempts.eq(case_when::<_, _, diesel::sql_types::Integer>(
-                    fresh.clone(),
-                    1,
-                )
-                .otherwise(c::failed_attempts + 1)),
+                c::failed_attempts.eq(case_when::<_, _, diesel::sql_types::Integer>(fresh, 1)
+                    .otherwise(c::failed_attempts + 1)),
                 c::locked_until.eq(case_when(
                     not(fresh).and(c::failed_attempts.ge(reaches)),
                     lock_until,
