@@ -10,17 +10,17 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use anyhow::Context;
 use incidex_registry::Registry;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Settings;
-use crate::http::{ApiError, ErrorCode, PROBLEM_JSON};
+use crate::http::{ApiError, ErrorCode, PROBLEM_JSON, RouteTable};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
-use crate::telemetry::RequestSpan;
+use crate::telemetry::{RequestIdValue, RequestSpan};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -55,11 +55,13 @@ pub fn build_state(settings: Arc<Settings>, with_index: bool) -> anyhow::Result<
         settings.token_ttl_secs,
         &settings.external_issuers,
     )?;
+    let throttle = Arc::new(crate::auth::Throttle::new(&settings.limits));
     Ok(AppState {
         registry,
         settings,
         tokens: Arc::new(tokens),
         credentials: Arc::new(crate::auth::CredentialCache::default()),
+        throttle,
     })
 }
 
@@ -114,12 +116,14 @@ impl Application {
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(routes::configure)
-        .split_for_parts()
-        .1
+    crate::openapi::finish(
+        App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(routes::configure)
+            .split_for_parts()
+            .1,
+    )
 }
 
 fn build_app(
@@ -140,6 +144,7 @@ fn build_app(
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let spec = crate::openapi::finish(spec);
     app.app_data(web::Data::new(state))
         .app_data(web::Data::from(routes))
         .app_data(
@@ -162,17 +167,27 @@ fn build_app(
         // The analyst web UI (plain actix routes, not in the OpenAPI document).
         .configure(crate::ui::configure)
         .default_service(web::to(fallback))
+        // Authentication first (outermost), then the edge checks, then
+        // the handler's extractors.
+        .wrap(actix_web::middleware::from_fn(
+            crate::http::edge::refuse_control_characters,
+        ))
+        .wrap(actix_web::middleware::from_fn(crate::auth::authenticate))
         .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
         .wrap(actix_web::middleware::from_fn(request_id_header))
         .wrap(TracingLogger::<RequestSpan>::new())
 }
 
-/// Echoes the request id in `x-request-id`, to match logs to responses.
+/// Echoes the request id in `x-request-id` (the caller's, when well
+/// formed), to match logs to responses.
 async fn request_id_header(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let id = req
+        .extensions()
+        .get::<RequestIdValue>()
+        .map(|id| id.0.clone());
     let mut res = next.call(req).await?;
     if let Some(id) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         res.headers_mut()
@@ -193,56 +208,6 @@ async fn fallback(
     } else {
         ApiError::method_not_allowed(&allowed)
     })
-}
-
-/// The documented routes (from the OpenAPI document), for 405 answers.
-#[derive(Debug)]
-pub struct RouteTable {
-    routes: Vec<(actix_web::dev::ResourceDef, Vec<String>)>,
-}
-
-impl RouteTable {
-    pub fn from_openapi(spec: &utoipa::openapi::OpenApi) -> RouteTable {
-        let routes = spec
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let mut methods = Vec::new();
-                let ops = [
-                    ("GET", &item.get),
-                    ("PUT", &item.put),
-                    ("POST", &item.post),
-                    ("DELETE", &item.delete),
-                    ("PATCH", &item.patch),
-                    ("HEAD", &item.head),
-                    ("OPTIONS", &item.options),
-                ];
-                for (name, op) in ops {
-                    if op.is_some() {
-                        methods.push(name.to_owned());
-                    }
-                }
-                if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
-                    methods.push("HEAD".to_owned());
-                }
-                (actix_web::dev::ResourceDef::new(path.as_str()), methods)
-            })
-            .collect();
-        RouteTable { routes }
-    }
-
-    pub fn methods_for(&self, path: &str) -> Vec<String> {
-        let mut methods: Vec<String> = self
-            .routes
-            .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, m)| m.iter().cloned())
-            .collect();
-        methods.sort();
-        methods.dedup();
-        methods
-    }
 }
 
 fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -290,12 +255,12 @@ fn problem_for_bare_errors<B>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    // The web UI answers errors with its own HTML pages.
-    let is_html = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_problem || is_html {
+    // The web UI answers errors with its own HTML pages, the token
+    // endpoint's form variant with RFC 6749 JSON errors.
+    let is_own = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"text/html") || v.as_bytes().starts_with(b"application/json")
+    });
+    if is_problem || is_own {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

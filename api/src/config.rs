@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 const ENV_PREFIX: &str = "INCIDEX_";
 /// Sections (tables) of the settings; `INCIDEX_<SECTION>__<KEY>` sets one
 /// of their keys.
-const SECTIONS: &[&str] = &["alerts", "digests"];
+const SECTIONS: &[&str] = &["alerts", "digests", "limits"];
 
 /// Whether `key` (lowercase, after the prefix, `.` between a section and
 /// its key) names a setting. Derived from the setting types themselves,
@@ -39,6 +39,7 @@ fn is_setting(key: &str) -> bool {
     match key.split_once('.') {
         Some(("alerts", k)) => serde_introspect::<AlertSettings>().contains(&k),
         Some(("digests", k)) => serde_introspect::<DigestSettings>().contains(&k),
+        Some(("limits", k)) => serde_introspect::<LimitSettings>().contains(&k),
         Some(_) => false,
         None => !SECTIONS.contains(&key) && serde_introspect::<Settings>().contains(&key),
     }
@@ -136,6 +137,132 @@ pub struct Settings {
     /// in the environment).
     #[serde(default)]
     pub alerts: AlertSettings,
+    /// Rate limits, lockouts and the bound on concurrent secret
+    /// verifications (`[limits]` in the file, `INCIDEX_LIMITS__<KEY>` in
+    /// the environment).
+    #[serde(default)]
+    pub limits: LimitSettings,
+}
+
+/// A rate: `burst` requests at once, refilled evenly over `period`
+/// (`"10/1m"`: ten at once, then one every six seconds). Written
+/// `N/DURATION` with a duration in `s`, `m` or `h` (`"5/15m"`, `"60/1h"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Rate {
+    pub burst: u32,
+    pub period: std::time::Duration,
+}
+
+impl Rate {
+    pub const fn new(burst: u32, period_secs: u64) -> Rate {
+        Rate {
+            burst,
+            period: std::time::Duration::from_secs(period_secs),
+        }
+    }
+}
+
+impl TryFrom<String> for Rate {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Rate, String> {
+        let bad = || format!("`{text}` is not a rate such as 10/1m (N per duration in s, m or h)");
+        let (n, period) = text.trim().split_once('/').ok_or_else(bad)?;
+        let burst: u32 = n.trim().parse().map_err(|_| bad())?;
+        let period = period.trim();
+        let (number, unit) = period.split_at(period.len().saturating_sub(1));
+        let number: u64 = if number.is_empty() {
+            1
+        } else {
+            number.parse().map_err(|_| bad())?
+        };
+        let secs = match unit {
+            "s" => number,
+            "m" => number.saturating_mul(60),
+            "h" => number.saturating_mul(3600),
+            _ => return Err(bad()),
+        };
+        if burst == 0 || secs == 0 {
+            return Err(bad());
+        }
+        Ok(Rate::new(burst, secs))
+    }
+}
+
+impl From<Rate> for String {
+    fn from(rate: Rate) -> String {
+        let secs = rate.period.as_secs();
+        if secs.is_multiple_of(3600) {
+            format!("{}/{}h", rate.burst, secs / 3600)
+        } else if secs.is_multiple_of(60) {
+            format!("{}/{}m", rate.burst, secs / 60)
+        } else {
+            format!("{}/{secs}s", rate.burst)
+        }
+    }
+}
+
+/// Rate limits and lockouts. Every budget is kept in this process's
+/// memory (per replica); lockouts of credentials are kept in the database
+/// (shared by all replicas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// `false` turns every rate limit off (lockouts stay).
+    pub enabled: bool,
+    /// Token requests per client id.
+    pub token_per_client: Rate,
+    /// Token requests per client address.
+    pub token_per_address: Rate,
+    /// Login attempts per username (API and web UI).
+    pub login_per_username: Rate,
+    /// Login attempts per client address (API and web UI).
+    pub login_per_address: Rate,
+    /// Failed token requests and logins per client address; past it the
+    /// address is refused for the whole period. Keep it below the
+    /// lockout's count (5) and the period at least the lockout's window
+    /// (15 minutes), so one address alone cannot lock a credential out.
+    pub failures_per_address: Rate,
+    /// API requests that change something (POST, PUT, PATCH, DELETE), per client.
+    pub api_writes: Rate,
+    /// Searches (search, similar incidents, lessons), per client.
+    pub api_searches: Rate,
+    /// Other API reads, per client.
+    pub api_reads: Rate,
+    /// Secret and password verifications (argon2) running at once;
+    /// default: half the cores, at least 1.
+    pub verify_concurrency: Option<usize>,
+    /// How long a token request or login waits for a verification slot
+    /// before it is answered 503.
+    pub verify_wait_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            enabled: true,
+            token_per_client: Rate::new(10, 60),
+            token_per_address: Rate::new(60, 60),
+            login_per_username: Rate::new(10, 60),
+            login_per_address: Rate::new(30, 60),
+            failures_per_address: Rate::new(3, 15 * 60),
+            api_writes: Rate::new(300, 60),
+            api_searches: Rate::new(600, 60),
+            api_reads: Rate::new(1200, 60),
+            verify_concurrency: None,
+            verify_wait_ms: 2000,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// How many verifications may run at once.
+    pub fn verify_concurrency(&self) -> usize {
+        self.verify_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        })
+    }
 }
 
 /// The defaults, as a serialisable layer (secrets are not part of it).

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use incidex_registry::Registry;
 
-use crate::auth::{CredentialCache, TokenService};
+use crate::auth::{CredentialCache, Throttle, TokenService};
 use crate::config::Settings;
 
 /// Everything handlers share. Cheap to clone.
@@ -16,6 +16,9 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     /// Verified tokens, invalidated by the identity epoch.
     pub credentials: Arc<CredentialCache>,
+    /// Rate limits, failure throttles and verification slots (this
+    /// process's; see `auth::throttle`).
+    pub throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for AppState {

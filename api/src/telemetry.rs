@@ -45,10 +45,49 @@ pub struct RequestSpan;
 
 struct StartedAt(Instant);
 
+/// The request's id: a well-formed incoming `X-Request-Id` (1 to 128
+/// visible ASCII characters from `A-Za-z0-9._:-`), else a new UUID. It is
+/// on every log line of the request and echoed in the response.
+#[derive(Debug, Clone)]
+pub struct RequestIdValue(pub String);
+
+/// The largest incoming request id honoured.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// A well-formed incoming request id, if the request carries one.
+pub fn incoming_request_id(request: &actix_web::HttpRequest) -> Option<String> {
+    let value = request.headers().get("x-request-id")?.to_str().ok()?.trim();
+    let ok = !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    ok.then(|| value.to_owned())
+}
+
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         request.extensions_mut().insert(StartedAt(Instant::now()));
-        tracing_actix_web::root_span!(request)
+        let request_id = incoming_request_id(request.request())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        request
+            .extensions_mut()
+            .insert(RequestIdValue(request_id.clone()));
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "default".to_owned());
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
+            http.client_ip = %request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+            request_id = %request_id,
+        )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {

@@ -61,6 +61,9 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        last_failed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -73,6 +76,7 @@ diesel::table! {
         created_at -> Timestamp,
         failed_logins -> Integer,
         locked_until -> Nullable<Timestamp>,
+        last_failed_at -> Nullable<Timestamp>,
     }
 }
 

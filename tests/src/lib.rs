@@ -97,6 +97,13 @@ impl TestApp {
         let mut settings = Settings::load(None, &overrides).expect("test settings");
         settings.workers = Some(2);
         settings.shutdown_timeout_secs = 1;
+        // Tests drive one client far harder than a member would; the API
+        // budgets are tested with their own values (tests/trust.rs), the
+        // token and login limits keep their defaults.
+        let many = incidex_api::config::Rate::new(1_000_000, 60);
+        settings.limits.api_writes = many;
+        settings.limits.api_searches = many;
+        settings.limits.api_reads = many;
         adjust(&mut settings);
         let app = Application::build(settings)
             .await

@@ -130,6 +130,13 @@ impl From<StorageError> for RegistryError {
                 tracing::warn!(error = %db, "database busy beyond its timeout");
                 RegistryError::Unavailable("the database is busy; retry shortly".into())
             }
+            StorageError::Database(ref db) if is_connection_lost(db) => {
+                // A restart, a failover or a dropped connection: nothing
+                // was committed by the failed statement, and a retry on a
+                // new connection is safe.
+                tracing::warn!(error = %db, "database connection lost");
+                RegistryError::Unavailable("the database is not reachable; retry shortly".into())
+            }
             other => RegistryError::Internal(other.into()),
         }
     }
@@ -144,6 +151,57 @@ fn is_busy(e: &diesel::result::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// The database went away under a statement: the server closed the
+/// connection (restart, failover, administrator), refuses new ones while
+/// starting or stopping, or cannot be reached.
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+        | Error::BrokenTransactionManager => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "connection to server",
+                "could not connect",
+                "the database system is",
+                "connection refused",
+                "could not receive data",
+                "could not send data",
+                "SSL SYSCALL error",
+                "canceling statement due to conflict with recovery",
+                "in a read-only transaction", // a standby after a failover
+            ]
+            .iter()
+            .any(|needle| m.contains(needle))
+        }
+        _ => false,
+    }
+}
+
+/// Whether an unexpected failure is the database being away (a pooled
+/// connection lost, none to be had): a 503 to retry, not a fault.
+pub fn is_database_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(db) = cause.downcast_ref::<diesel::result::Error>() {
+            return is_connection_lost(db);
+        }
+        if let Some(storage) = cause.downcast_ref::<StorageError>() {
+            return match storage {
+                StorageError::Pool(_) => true,
+                StorageError::Database(db) => is_connection_lost(db),
+                StorageError::Corrupt(_) => false,
+            };
+        }
+        cause.downcast_ref::<diesel::r2d2::PoolError>().is_some()
+            || cause.downcast_ref::<diesel::ConnectionError>().is_some()
+    })
 }
 
 impl From<diesel::result::Error> for RegistryError {

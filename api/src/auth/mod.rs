@@ -12,13 +12,17 @@
 //! how, across replicas too).
 
 mod cache;
+pub mod guard;
 mod login;
 mod principal;
+pub mod throttle;
 pub(crate) mod tokens;
 
 pub use cache::{CredentialCache, EPOCH_POLL};
+pub use guard::{authenticate, client_address};
 pub use incidex_registry::keys::{KeyError, RegistryKeys};
 pub use incidex_registry::members::{SecretHasher, generate_secret};
-pub use login::check_password;
+pub use login::{CredentialError, check_client, check_password, is_client_id, rate_limited};
 pub use principal::{Admin, Analyst, AnyRole, Principal, PrincipalKind, Reader, Reporter};
+pub use throttle::Throttle;
 pub use tokens::{Claims, ExternalIssuer, TokenError, TokenService};

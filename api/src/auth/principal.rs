@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use incidex_schema::db::identity;
 use incidex_schema::identity::Role;
 
@@ -30,11 +30,28 @@ impl std::ops::Deref for Principal {
     }
 }
 
+/// The checked bearer token of a request (or why it was refused).
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub Result<Principal, (ErrorCode, String, Option<u64>)>);
+
+impl Authenticated {
+    pub fn to_result(&self) -> Result<Principal, ApiError> {
+        self.0.clone().map_err(|(code, detail, retry)| {
+            let e = ApiError::new(code, detail);
+            match retry {
+                Some(secs) => e.retry_after(secs),
+                None => e,
+            }
+        })
+    }
+}
+
 fn unauthenticated(detail: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, detail)
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The bearer token of a request's `Authorization` header.
+pub(crate) fn bearer_of(req: &HttpRequest) -> Option<String> {
     let header = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
     let value = header.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -75,6 +92,12 @@ impl Principal {
         })
         .await?;
         let Liveness::Live { expires } = check else {
+            tracing::warn!(
+                security_event = "stale_credential_used",
+                credential = ?kind,
+                subject = %claims.sub,
+                "token of a revoked, expired or unknown credential used"
+            );
             return Err(unauthenticated(
                 "the credentials behind this token are revoked, expired or unknown",
             ));
@@ -154,8 +177,13 @@ impl FromRequest for Principal {
     type Future = Fut<Principal>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Checked by the `guard` middleware before any extractor ran.
+        if let Some(done) = req.extensions().get::<Authenticated>() {
+            let outcome = done.to_result();
+            return Box::pin(async move { Ok(outcome?) });
+        }
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let token = bearer_of(req);
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;

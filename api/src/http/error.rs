@@ -15,6 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use incidex_registry::RegistryError;
+use incidex_registry::error::is_database_unavailable;
 use incidex_schema::validation::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -200,6 +201,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     allow: Option<String>,
+    /// Seconds for `Retry-After` (429 and 503; 1 when not set).
+    retry_after: Option<u64>,
     /// For 500s: the cause, logged and never sent.
     source: Option<anyhow::Error>,
 }
@@ -211,8 +214,15 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             allow: None,
+            retry_after: None,
             source: None,
         }
+    }
+
+    /// Sets the seconds of `Retry-After` (429 and 503 only).
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 
     pub fn not_found() -> ApiError {
@@ -315,7 +325,10 @@ impl ResponseError for ApiError {
             self.code,
             ErrorCode::ServiceUnavailable | ErrorCode::RateLimited
         ) {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from(self.retry_after.unwrap_or(1)),
+            ));
         }
         response.json(self.problem())
     }
@@ -335,6 +348,9 @@ pub fn code_for(e: &RegistryError) -> ErrorCode {
         RegistryError::QueryTooComplex { .. } => ErrorCode::QueryTooComplex,
         RegistryError::KeyReused => ErrorCode::IdempotencyKeyReused,
         RegistryError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+        RegistryError::Internal(source) if is_database_unavailable(source) => {
+            ErrorCode::ServiceUnavailable
+        }
         RegistryError::Internal(_) => ErrorCode::Internal,
     }
 }
@@ -343,6 +359,10 @@ impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> ApiError {
         let code = code_for(&e);
         match e {
+            RegistryError::Internal(source) if code == ErrorCode::ServiceUnavailable => {
+                tracing::warn!(error = ?source, "database unavailable");
+                ApiError::new(code, "the database is not reachable; retry shortly")
+            }
             RegistryError::Internal(source) => ApiError::internal(source),
             RegistryError::Invalid(errors) => ApiError::validation(errors),
             RegistryError::KeyReused => ApiError::new(

@@ -3,9 +3,12 @@
 //! registry work runs.
 
 pub mod digest;
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod responses;
 
+pub use edge::{Refused, RouteTable};
 pub use error::{ApiError, ApiResult, ErrorCode, PROBLEM_JSON, Problem};
 pub use extract::{IdempotencyKey, JsonBody};
 

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Admin;
+use crate::http::ApiResult;
 use crate::http::JsonBody;
-use crate::http::{ApiResult, Problem};
 use crate::state::AppState;
 use incidex_registry::members::{
     self, Client, IssuedClient, NewClient, NewOperator, NewUser, Operator, User,
@@ -37,10 +37,10 @@ where
     security(("bearer" = [])),
     responses(
         (status = 201, body = Operator),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/admin/operators")]
@@ -60,8 +60,8 @@ pub async fn create_operator(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Items<Operator>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/admin/operators")]
@@ -77,10 +77,10 @@ pub async fn list_operators(_admin: Admin, state: web::Data<AppState>) -> ApiRes
     security(("bearer" = [])),
     responses(
         (status = 201, body = IssuedClient),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/admin/clients")]
@@ -104,8 +104,8 @@ pub async fn create_client(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Items<Client>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/admin/clients")]
@@ -121,9 +121,9 @@ pub async fn list_clients(_admin: Admin, state: web::Data<AppState>) -> ApiResul
     params(("client_id" = String, Path)),
     responses(
         (status = 204, description = "revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/admin/clients/{client_id}/revoke")]
@@ -152,10 +152,10 @@ pub async fn revoke_client(
     security(("bearer" = [])),
     responses(
         (status = 201, body = User),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "username taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/admin/users")]
@@ -179,8 +179,8 @@ pub async fn create_user(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Items<User>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/admin/users")]

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Reader;
 use crate::http::JsonBody;
 use crate::http::db;
-use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::http::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use incidex_registry::alerts::saved::{
     MAX_NAME_CHARS, Owner, SavedQuery, new_salt, signing_secret,
@@ -131,14 +131,29 @@ pub struct DeliveryPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
-    /// Only this status: `pending`, `failed`, `delivered` or `abandoned`.
+    /// Only this status.
+    #[param(value_type = Option<DeliveryStatusParam>, inline)]
     pub status: Option<String>,
-    /// 1 to 200 (default 50).
+    /// Default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+/// The states of a delivery.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum DeliveryStatusParam {
+    Pending,
+    Failed,
+    Delivered,
+    Abandoned,
 }
 
 fn view(row: &SavedSearchRow) -> SavedSearch {
@@ -243,13 +258,13 @@ fn parse_new(
     request_body = NewSavedSearch,
     responses(
         (status = 201, body = CreatedSavedSearch, headers(("location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the owner has as many saved searches as allowed (`alerts.max_per_owner`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "the body exceeds 16 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields: `search.q` `invalid_query`, `search.<filter>` `invalid_value` or `not_allowed`, `webhook_url` `invalid_url` or `private_target`, `name` `too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 415, response = crate::http::responses::UnsupportedMediaType),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/saved-searches")]
@@ -320,8 +335,8 @@ pub async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, body = SavedSearchList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/saved-searches")]
@@ -343,9 +358,9 @@ pub async fn list(reader: Reader, state: web::Data<AppState>) -> ApiResult<HttpR
     params(("id" = String, Path)),
     responses(
         (status = 200, body = SavedSearch),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such saved search, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/saved-searches/{id}")]
@@ -367,9 +382,9 @@ pub async fn read(
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[delete("/api/v1/saved-searches/{id}")]
@@ -400,9 +415,9 @@ pub async fn remove(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = SavedSearch),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/saved-searches/{id}/enable")]
@@ -432,9 +447,9 @@ pub async fn enable(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = SavedSearch),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/saved-searches/{id}/disable")]
@@ -466,9 +481,9 @@ pub async fn disable(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = RotatedSecret),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/saved-searches/{id}/rotate-secret")]
@@ -504,9 +519,9 @@ pub async fn rotate_secret(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = PingResult),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/saved-searches/{id}/test")]
@@ -542,10 +557,10 @@ pub async fn test(
     params(("id" = String, Path), DeliveryQuery),
     responses(
         (status = 200, body = DeliveryPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/saved-searches/{id}/deliveries")]

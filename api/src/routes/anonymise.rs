@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::Reporter;
 use crate::http::JsonBody;
 use crate::http::db;
-use crate::http::{ApiError, ApiResult, Problem};
+use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 use incidex_registry::anonymise::Redaction;
 use incidex_registry::reports::intake::anonymise_text;
@@ -42,11 +42,11 @@ pub struct AnonymiseResponse {
     request_body = AnonymiseRequest,
     responses(
         (status = 200, body = AnonymiseResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/anonymise")]
@@ -81,8 +81,8 @@ pub async fn anonymise(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<String>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/operators/me/sensitive-terms")]
@@ -104,10 +104,10 @@ pub async fn get_terms(reporter: Reporter, state: web::Data<AppState>) -> ApiRes
     request_body(content = Vec<String>, example = json!(["Lyon-Gerland", "Project Phoenix", "CSRV-PAR-07"])),
     responses(
         (status = 200, body = Vec<String>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[put("/api/v1/operators/me/sensitive-terms")]

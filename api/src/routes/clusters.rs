@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::auth::{Analyst, Reader};
 use crate::http::JsonBody;
 use crate::http::db;
-use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::http::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use incidex_registry::clusters::{ClusterDetail, ClusterPage, ClusterSort, MAX_MEMBER_PAGE};
 use incidex_registry::lessons::{CuratedLesson, NewCuratedLesson};
@@ -20,13 +20,16 @@ use incidex_registry::visibility::Viewer;
 pub const MAX_CLUSTER_PAGE: usize = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterListQuery {
     /// `recent` (latest visible member first, default), `size` or `growth`.
     pub sort: Option<ClusterSort>,
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// Clusters to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<usize>,
 }
 
@@ -47,9 +50,9 @@ pub struct ClusterReadQuery {
     params(ClusterListQuery),
     responses(
         (status = 200, body = ClusterPage),
-        (status = 400, description = "a parameter is out of range or unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/clusters")]
@@ -91,9 +94,9 @@ pub async fn list(
     params(("id" = String, Path), ClusterReadQuery),
     responses(
         (status = 200, body = ClusterDetail),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such cluster, or none of its members is one the caller may read", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/clusters/{id}")]
@@ -148,13 +151,13 @@ pub async fn read(
     request_body = NewCuratedLesson,
     responses(
         (status = 201, body = CuratedLesson),
-        (status = 400, description = "the body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not an analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such cluster, or none the analyst may see", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "blank or too long text, unknown category", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 415, response = crate::http::responses::UnsupportedMediaType),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/clusters/{id}/lessons")]

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Reader};
 use crate::http::digest::{negotiate_format, respond_digest};
-use crate::http::{ApiError, ApiResult, ErrorCode, Problem, db};
+use crate::http::{ApiError, ApiResult, ErrorCode, db};
 use crate::state::AppState;
 use incidex_registry::digests::render::Format;
 use incidex_registry::digests::{Audience, Digest, DigestKind, PeriodInfo, feed, stored_digest};
@@ -31,13 +31,16 @@ fn audience_of(principal: &Principal) -> ApiResult<Audience> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestListQuery {
     /// Only digests of this kind.
     pub kind: Option<DigestKind>,
-    /// Page size, 1 to 200 (default 20).
+    /// Page size (default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Digests to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -118,9 +121,9 @@ fn out_of_range(field: &str, message: &str) -> ApiError {
     params(DigestListQuery),
     responses(
         (status = 200, body = DigestList),
-        (status = 400, description = "unknown parameter, unknown kind, or limit/offset out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/digests")]
@@ -165,9 +168,11 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestFormatQuery {
     /// `json`, `csv`, `md` or `html`; when given it decides over `Accept`.
+    #[param(value_type = Option<DigestFormatParam>, inline)]
     pub format: Option<String>,
 }
 
@@ -185,11 +190,11 @@ pub struct DigestFormatQuery {
             (String = "text/markdown"),
             (String = "text/html"),
         )),
-        (status = 400, description = "unknown `format` or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such digest, not produced yet, or one of another audience", body = Problem, content_type = "application/problem+json"),
-        (status = 406, description = "`Accept` names none of the served types", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 406, response = crate::http::responses::NotAcceptable),
     )
 )]
 #[get("/api/v1/digests/{id}")]
@@ -211,7 +216,19 @@ pub async fn read(
     respond_digest(&digest, format)
 }
 
+/// The formats of a digest.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum DigestFormatParam {
+    Json,
+    Csv,
+    Md,
+    Html,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Only digests of this kind.
@@ -226,9 +243,9 @@ pub struct FeedQuery {
     params(FeedQuery),
     responses(
         (status = 200, description = "an Atom feed (RFC 4287)", body = String, content_type = "application/atom+xml"),
-        (status = 400, description = "unknown parameter or kind", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/digests/feed.atom")]

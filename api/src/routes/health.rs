@@ -7,7 +7,7 @@ use incidex_schema::db::migration_status;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::{ApiError, ApiResult, ErrorCode, Problem};
+use crate::http::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +68,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "database unreachable, migrations pending, or the index still catching up", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::http::responses::ServiceUnavailable),
     )
 )]
 #[get("/readyz")]

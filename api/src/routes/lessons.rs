@@ -3,12 +3,14 @@
 //! See `incidex_registry::lessons` for the rules.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use incidex_registry::lessons::{LessonCategory, LessonSource};
+use incidex_schema::report::{NetworkDomain, RootCauseCategory, Service, Trigger};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Reader;
+use crate::http::ApiResult;
 use crate::http::db;
-use crate::http::{ApiResult, Problem};
 use crate::state::AppState;
 use incidex_registry::lessons::{Endorsement, LessonList, LessonQuery};
 use incidex_registry::visibility::Viewer;
@@ -18,31 +20,42 @@ use incidex_registry::visibility::Viewer;
 /// lesson matches a list filter when it has any of the values, and all
 /// filters at once. Report fields (service, domain, root cause, trigger)
 /// are those of the lesson's report, so curated lessons match none of them.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct LessonParams {
     /// Words that must all appear (stemmed like search: `monitoring` finds
     /// `monitor`); "quoted phrases" must appear as written.
+    #[param(max_length = 2000)]
     q: Option<String>,
-    /// change_management, monitoring, redundancy, incident_response,
-    /// capacity, supplier, security, facilities, other.
-    category: Option<String>,
-    /// `report` or `curated`.
-    source: Option<String>,
-    service: Option<String>,
+    category: Option<Vec<LessonCategory>>,
+    source: Option<Vec<LessonSource>>,
+    service: Option<Vec<Service>>,
     /// Main or other network domain of the report.
-    domain: Option<String>,
-    root_cause_category: Option<String>,
-    trigger: Option<String>,
+    domain: Option<Vec<NetworkDomain>>,
+    root_cause_category: Option<Vec<RootCauseCategory>>,
+    trigger: Option<Vec<Trigger>>,
     /// Only lessons of this cluster (its members' and curated ones).
     cluster: Option<String>,
     /// `relevance` (default with `q`), `newest` (default without) or `endorsements`.
-    sort: Option<String>,
-    /// 1 to 200, default 20.
+    #[param(inline)]
+    sort: Option<LessonSortParam>,
+    /// Default 20.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    #[param(minimum = 0)]
     offset: Option<usize>,
     /// Facet counts (default true).
     facets: Option<bool>,
+}
+
+/// The order of lessons.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LessonSortParam {
+    Relevance,
+    Newest,
+    Endorsements,
 }
 
 /// Lessons the caller may see (those of reports they may read, and those
@@ -53,9 +66,9 @@ pub struct LessonParams {
     params(LessonParams),
     responses(
         (status = 200, body = LessonList),
-        (status = 400, description = "unknown parameter or value, unclosed quote (see `errors`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/lessons")]
@@ -64,6 +77,7 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
+    super::search::check_enumerated(req.query_string())?;
     let query = LessonQuery::parse(req.query_string())?;
     let viewer = Viewer::new(&reader.0, &state.registry.keys);
     let out = db(&state, move |conn| {
@@ -82,10 +96,10 @@ pub async fn list(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = Endorsement),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter or analyst", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such lesson, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "a lesson of the caller's own report", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 409, response = crate::http::responses::Conflict),
     )
 )]
 #[post("/api/v1/lessons/{id}/endorse")]

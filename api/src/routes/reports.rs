@@ -21,10 +21,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Reader, Reporter};
-use crate::http::{ApiError, ApiResult, ErrorCode, IdempotencyKey, JsonBody, Problem, blocking};
+use crate::http::{ApiError, ApiResult, ErrorCode, IdempotencyKey, JsonBody, blocking};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CreateQuery {
     /// `true`: publish the report in the same request and transaction (the
@@ -34,6 +35,7 @@ pub struct CreateQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: the caller's own reports (reporters), including drafts.
@@ -41,9 +43,11 @@ pub struct ListQuery {
     pub mine: bool,
     /// With `mine=true`: only this status.
     pub status: Option<ReportStatus>,
-    /// Page size, 1 to 200 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -84,12 +88,12 @@ fn respond(recorded: Recorded, with_location: bool) -> HttpResponse {
     ),
     responses(
         (status = 201, body = OwnedReport, headers(("location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a reporter", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields, or the Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 415, response = crate::http::responses::UnsupportedMediaType),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/reports")]
@@ -131,10 +135,10 @@ pub async fn create(
     security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "`OwnedReport` for the owner, `SharedReport` for others", body = SharedReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "admins do not read reports", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such report, or not one the caller may read", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "`OwnedReport` for the owner, `SharedReport` for others", body = ReportRead),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/reports/{id}")]
@@ -156,10 +160,10 @@ pub async fn read(
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "`Page` of `OwnerReport` (mine) or `SharedReport`", body = Page<SharedReport>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "`Page` of `OwnerReport` (mine) or `SharedReport`", body = ReportList),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/reports")]
@@ -208,12 +212,12 @@ pub async fn list(
     request_body(content = ReportInput, example = json!(incidex_schema::report::report_input_example())),
     responses(
         (status = 200, body = OwnedReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the report is withdrawn", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[put("/api/v1/reports/{id}")]
@@ -239,11 +243,11 @@ pub async fn replace(
     request_body(content = ReportPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, body = OwnedReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[patch("/api/v1/reports/{id}")]
@@ -271,11 +275,11 @@ pub async fn edit(
     ),
     responses(
         (status = 200, body = Published),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "not a draft", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Idempotency-Key reused", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 409, response = crate::http::responses::Conflict),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/reports/{id}/publish")]
@@ -307,10 +311,10 @@ pub async fn publish(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = OwnerReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "already withdrawn", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
+        (status = 409, response = crate::http::responses::Conflict),
     )
 )]
 #[post("/api/v1/reports/{id}/withdraw")]
@@ -331,10 +335,10 @@ pub async fn withdraw(
     security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = Vec<Revision>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, body = RevisionList),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/reports/{id}/revisions")]
@@ -346,7 +350,33 @@ pub async fn revisions(
     let id = path.into_inner();
     let registry = state.registry.clone();
     let items = blocking(move || registry.reports.revisions(&reporter.principal, &id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(RevisionList { items }))
+}
+
+/// Every revision of a report, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionList {
+    pub items: Vec<Revision>,
+}
+
+/// A report as a reader sees it: the owner's whole report, or the shared
+/// view of a published one (documentation only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ReportRead {
+    Owned(Box<OwnedReport>),
+    Shared(Box<SharedReport>),
+}
+
+/// A page of reports: the caller's own (`mine=true`) or the shared views
+/// of published ones (documentation only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ReportList {
+    Owned(Page<OwnerReport>),
+    Shared(Page<SharedReport>),
 }
 
 /// Exactly what other members will see of this report once published,
@@ -357,9 +387,9 @@ pub async fn revisions(
     params(("id" = String, Path)),
     responses(
         (status = 200, body = Preview),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[post("/api/v1/reports/{id}/preview")]
@@ -394,8 +424,8 @@ pub struct VerifyResponse {
     request_body = VerifyRequest,
     responses(
         (status = 200, body = VerifyResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/receipts/verify")]

@@ -11,49 +11,127 @@ use incidex_registry::search::{SimilarRequest, SimilarResponse, parse_search};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use incidex_schema::report::{
+    Asset, NetworkDomain, OperatorType, Region, RootCauseCategory, Scope, Service, Severity, Tlp,
+    Trigger,
+};
+use incidex_schema::validation::FieldError;
+
 use crate::auth::Reader;
-use crate::http::{ApiResult, JsonBody, Problem, blocking};
+use crate::http::{ApiError, ApiResult, ErrorCode, JsonBody, blocking};
 use crate::state::AppState;
 
 /// Query parameters of `GET /api/v1/search`. List filters take several
 /// values, repeated (`service=voice&service=sms`) or comma-separated; a
 /// report matches a list filter when it has any of the values, and all
-/// filters at once.
-#[derive(Debug, Deserialize, IntoParams)]
+/// filters at once. An unknown parameter or value is refused (400).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SearchParams {
     /// Query: terms, "phrases", AND/OR/NOT, field prefixes (title:, summary:, body:, lessons:).
+    #[param(max_length = 2000)]
     q: Option<String>,
-    service: Option<String>,
+    service: Option<Vec<Service>>,
     /// Main or other network domain.
-    domain: Option<String>,
+    domain: Option<Vec<NetworkDomain>>,
     /// Main network domain only.
-    network_domain: Option<String>,
-    asset: Option<String>,
-    root_cause_category: Option<String>,
-    trigger: Option<String>,
-    severity: Option<String>,
-    region: Option<String>,
-    country: Option<String>,
-    tlp: Option<String>,
-    scope: Option<String>,
-    operator_type: Option<String>,
+    network_domain: Option<Vec<NetworkDomain>>,
+    asset: Option<Vec<Asset>>,
+    root_cause_category: Option<Vec<RootCauseCategory>>,
+    trigger: Option<Vec<Trigger>>,
+    severity: Option<Vec<Severity>>,
+    region: Option<Vec<Region>>,
+    /// ISO 3166-1 alpha-2 (shown only where k-anonymous).
+    country: Option<Vec<String>>,
+    tlp: Option<Vec<Tlp>>,
+    scope: Option<Vec<Scope>>,
+    operator_type: Option<Vec<OperatorType>>,
     enisa_user_hours_1m: Option<bool>,
     fcc_900k_user_minutes: Option<bool>,
     emergency_service_affected: Option<bool>,
-    /// Published on or after (YYYY-MM-DD).
+    /// Published on or after (YYYY-MM-DD, 1900 to 2199 like every date here).
     published_from: Option<NaiveDate>,
     published_to: Option<NaiveDate>,
     /// Started in or after this date's month (YYYY-MM-DD).
     started_from: Option<NaiveDate>,
     started_to: Option<NaiveDate>,
-    /// `relevance` (default), `newest` or `oldest`.
-    sort: Option<String>,
-    /// 1 to 200, default 20.
+    /// Default `relevance`.
+    #[param(inline)]
+    sort: Option<SearchSort>,
+    /// Default 20.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
+    #[param(minimum = 0)]
     offset: Option<usize>,
     /// Facet counts (default true).
     facets: Option<bool>,
+}
+
+/// The order of search results.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    Relevance,
+    Newest,
+    Oldest,
+}
+
+/// Refuses a value of an enumerated list filter that is not one of its
+/// values (the documented enums), naming the parameter.
+pub(crate) fn check_enumerated(query: &str) -> ApiResult<()> {
+    fn known<T: std::str::FromStr>(v: &str) -> bool {
+        v.parse::<T>().is_ok()
+    }
+    fn date_in_range(v: &str) -> bool {
+        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_or(true, |d| {
+            (1900..=2199).contains(&chrono::Datelike::year(&d))
+        })
+    }
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if matches!(
+            key.as_ref(),
+            "published_from" | "published_to" | "started_from" | "started_to"
+        ) && !date_in_range(&value)
+        {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("{key}: a date from 1900-01-01 to 2199-12-31"),
+            )
+            .with_errors(vec![FieldError::new(
+                key.as_ref(),
+                "out_of_range",
+                "a date from 1900-01-01 to 2199-12-31",
+            )]));
+        }
+        let check: fn(&str) -> bool = match key.as_ref() {
+            "service" => known::<Service>,
+            "domain" | "network_domain" => known::<NetworkDomain>,
+            "asset" => known::<Asset>,
+            "root_cause_category" => known::<RootCauseCategory>,
+            "trigger" => known::<Trigger>,
+            "severity" => known::<Severity>,
+            "region" => known::<Region>,
+            "tlp" => known::<Tlp>,
+            "scope" => known::<Scope>,
+            "operator_type" => known::<OperatorType>,
+            "category" => |v: &str| incidex_registry::lessons::LessonCategory::parse(v).is_some(),
+            "source" => |v: &str| incidex_registry::lessons::LessonSource::parse(v).is_some(),
+            _ => continue,
+        };
+        if let Some(bad) = value.split(',').map(str::trim).find(|v| !check(v)) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("{key}: unknown value `{bad}`"),
+            )
+            .with_errors(vec![FieldError::new(
+                key.as_ref(),
+                "invalid_value",
+                format!("unknown value `{bad}`"),
+            )]));
+        }
+    }
+    Ok(())
 }
 
 /// Search results.
@@ -109,9 +187,9 @@ fn hit(h: incidex_indexer::Hit) -> SearchHit {
     params(SearchParams),
     responses(
         (status = 200, body = SearchResponse),
-        (status = 400, description = "malformed query or parameter (see `errors`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
     )
 )]
 #[get("/api/v1/search")]
@@ -120,6 +198,7 @@ pub async fn search(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
+    check_enumerated(req.query_string())?;
     let request = parse_search(req.query_string())?;
     let registry = state.registry.clone();
     let role = reader.0.role;
@@ -133,9 +212,11 @@ pub async fn search(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KParam {
-    /// How many (1 to 50, default 5).
+    /// How many (default 5).
+    #[param(minimum = 1, maximum = 50)]
     pub k: Option<usize>,
 }
 
@@ -147,10 +228,10 @@ pub struct KParam {
     params(("id" = String, Path), KParam),
     responses(
         (status = 200, body = SimilarResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 404, response = crate::http::responses::NotFound),
     )
 )]
 #[get("/api/v1/reports/{id}/similar")]
@@ -174,11 +255,11 @@ pub async fn similar_to_report(
     request_body = SimilarRequest,
     responses(
         (status = 200, body = SimilarResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::http::responses::BadRequest),
+        (status = 401, response = crate::http::responses::Unauthorized),
+        (status = 403, response = crate::http::responses::Forbidden),
+        (status = 413, response = crate::http::responses::PayloadTooLarge),
+        (status = 422, response = crate::http::responses::UnprocessableEntity),
     )
 )]
 #[post("/api/v1/similar")]

@@ -8,7 +8,7 @@ use super::session::{
     self, CSRF_FIELD, SESSION_COOKIE, SID_COOKIE, csrf_ok, csrf_token, new_sid, safe_next,
 };
 use super::{Chrome, render};
-use crate::http::ErrorCode;
+use crate::http::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Subject of the CSRF token before sign-in.
@@ -110,7 +110,12 @@ pub async fn submit(
     let username = fields.get("username").cloned().unwrap_or_default();
     let password = fields.get("password").cloned().unwrap_or_default();
     let next = safe_next(fields.get("next").map(String::as_str));
-    if username.trim().is_empty() || password.is_empty() {
+    let has_control = |t: &str| t.chars().any(char::is_control);
+    if username.trim().is_empty()
+        || password.is_empty()
+        || has_control(&username)
+        || has_control(&password)
+    {
         return login_page(
             &state,
             &req,
@@ -121,21 +126,25 @@ pub async fn submit(
             Some("Enter your username and password.".to_owned()),
         );
     }
-    let outcome = crate::auth::check_password(&state, username.trim().to_owned(), password).await;
+    let address = crate::auth::client_address(&req);
+    let outcome =
+        crate::auth::check_password(&state, address, username.trim().to_owned(), password).await;
     let (user_id, role) = match outcome {
         Ok(ok) => ok,
         Err(e) => {
+            let e = ApiError::from(e);
             let (status, message) = match e.code() {
                 ErrorCode::RateLimited => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed sign-in attempts. This account is locked for {} minutes.",
-                        incidex_registry::members::login::LOCKOUT_MINUTES
-                    ),
+                    "Too many sign-in attempts from here. Try again in a few minutes.".to_owned(),
                 ),
                 ErrorCode::Unauthenticated => (
                     StatusCode::UNAUTHORIZED,
                     "The username or password is not right.".to_owned(),
+                ),
+                ErrorCode::ServiceUnavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Signing in is not possible right now. Try again in a moment.".to_owned(),
                 ),
                 _ => {
                     tracing::error!(error = %e.problem().detail, "web sign-in failed");

@@ -204,18 +204,131 @@ pub fn list_users(conn: &mut DbConnection) -> StorageResult<Vec<UserRow>> {
         .load(conn)?)
 }
 
-/// Records a login outcome: failures count up and may lock the account.
-pub fn record_login(
+/// How a credential's failures are counted: `max` failures, each less than
+/// `window` after the one before, lock it until `window` after the last.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    pub max_failures: i32,
+    pub window: chrono::TimeDelta,
+}
+
+/// Which credential an attempt is charged to.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
+/// Charges one attempt to a credential before its secret is verified, in
+/// a single conditional UPDATE: `true` when the credential exists, is not
+/// locked, and the attempt was counted (as a failure, until
+/// [`clear_failures`] says otherwise); `false` when it is locked or
+/// unknown. Counting before verifying bounds the verifications of a
+/// locked-out credential to `max_failures` however many guesses arrive at
+/// once; the attempt that reaches `max_failures` locks it.
+pub fn charge_attempt(
     conn: &mut DbConnection,
-    id: &str,
-    failed_logins: i32,
-    locked_until: Option<NaiveDateTime>,
-) -> StorageResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(failed_logins),
-            users::locked_until.eq(locked_until),
-        ))
-        .execute(conn)?;
+    credential: Credential<'_>,
+    policy: LockoutPolicy,
+    now: NaiveDateTime,
+) -> StorageResult<bool> {
+    use diesel::dsl::{case_when, not};
+    let window_start = now - policy.window;
+    let lock_until = Some(now + policy.window);
+    let reaches = policy.max_failures.saturating_sub(1);
+    let n = match credential {
+        Credential::User(id) => {
+            use users::dsl as u;
+            // A failure longer than the window after the previous one
+            // starts the count again.
+            let fresh = u::last_failed_at
+                .is_null()
+                .or(u::last_failed_at.le(window_start).assume_not_null());
+            diesel::update(
+                u::users.find(id).filter(
+                    u::locked_until
+                        .is_null()
+                        .or(u::locked_until.le(now).assume_not_null()),
+                ),
+            )
+            .set((
+                u::failed_logins.eq(case_when::<_, _, diesel::sql_types::Integer>(fresh, 1)
+                    .otherwise(u::failed_logins + 1)),
+                u::locked_until.eq(case_when(
+                    not(fresh).and(u::failed_logins.ge(reaches)),
+                    lock_until,
+                )
+                .otherwise(None::<NaiveDateTime>)),
+                u::last_failed_at.eq(Some(now)),
+            ))
+            .execute(conn)?
+        }
+        Credential::Client(id) => {
+            use api_clients::dsl as c;
+            let fresh = c::last_failed_at
+                .is_null()
+                .or(c::last_failed_at.le(window_start).assume_not_null());
+            diesel::update(
+                c::api_clients.find(id).filter(
+                    c::locked_until
+                        .is_null()
+                        .or(c::locked_until.le(now).assume_not_null()),
+                ),
+            )
+            .set((
+                c::failed_attempts.eq(case_when::<_, _, diesel::sql_types::Integer>(fresh, 1)
+                    .otherwise(c::failed_attempts + 1)),
+                c::locked_until.eq(case_when(
+                    not(fresh).and(c::failed_attempts.ge(reaches)),
+                    lock_until,
+                )
+                .otherwise(None::<NaiveDateTime>)),
+                c::last_failed_at.eq(Some(now)),
+            ))
+            .execute(conn)?
+        }
+    };
+    Ok(n == 1)
+}
+
+/// Forgets a credential's failures after its secret was verified.
+pub fn clear_failures(conn: &mut DbConnection, credential: Credential<'_>) -> StorageResult<()> {
+    match credential {
+        Credential::User(id) => diesel::update(users::table.find(id))
+            .set((
+                users::failed_logins.eq(0),
+                users::locked_until.eq(None::<NaiveDateTime>),
+                users::last_failed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+        Credential::Client(id) => diesel::update(api_clients::table.find(id))
+            .set((
+                api_clients::failed_attempts.eq(0),
+                api_clients::locked_until.eq(None::<NaiveDateTime>),
+                api_clients::last_failed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    };
     Ok(())
+}
+
+/// Whether a credential is locked now (for tests and `incidex admin`).
+pub fn locked_until(
+    conn: &mut DbConnection,
+    credential: Credential<'_>,
+) -> StorageResult<Option<NaiveDateTime>> {
+    Ok(match credential {
+        Credential::User(id) => users::table
+            .find(id)
+            .select(users::locked_until)
+            .first::<Option<NaiveDateTime>>(conn)
+            .optional()?
+            .flatten(),
+        Credential::Client(id) => api_clients::table
+            .find(id)
+            .select(api_clients::locked_until)
+            .first::<Option<NaiveDateTime>>(conn)
+            .optional()?
+            .flatten(),
+    })
 }

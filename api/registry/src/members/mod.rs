@@ -19,6 +19,8 @@ pub use secrets::{SecretHasher, generate_secret};
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_ALIASES: usize = 20;
 pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest life of an API client, in days (a hundred years).
+pub const MAX_CLIENT_DAYS: u32 = 36_500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
@@ -167,7 +169,9 @@ pub struct NewClient {
     /// Operator id or name; required for `reporter`, refused otherwise.
     pub operator: Option<String>,
     pub role: Role,
-    /// The client stops working after this many days (default: never).
+    /// The client stops working after this many days (default: never; at
+    /// most [`MAX_CLIENT_DAYS`]).
+    #[schema(minimum = 1, maximum = 36500)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -237,6 +241,16 @@ pub fn create_client(
         }
         (_, None) => None,
     };
+    if input
+        .expires_in_days
+        .is_some_and(|d| d == 0 || d > MAX_CLIENT_DAYS)
+    {
+        return Err(MemberError::Invalid(vec![FieldError::new(
+            "expires_in_days",
+            "out_of_range",
+            format!("1 to {MAX_CLIENT_DAYS} days"),
+        )]));
+    }
     let secret = generate_secret();
     let created_at = now();
     let expires_at: Option<NaiveDateTime> = input
