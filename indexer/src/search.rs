@@ -301,6 +301,7 @@ impl IncidentIndex {
                 },
             }
         })?;
+        check_leaves(&ast)?;
         parser
             .build_query_from_user_input_ast(ast)
             .map_err(|e| query_error(query, e))
@@ -369,6 +370,28 @@ fn date_range(
         None => Bound::Unbounded,
     };
     Ok(Some(Box::new(RangeQuery::new(bound(from), bound(to)))))
+}
+
+/// Refuses the query forms the index does not serve: `field:*` (needs a
+/// fast field, and text fields are not) and regular expressions (their
+/// cost has no bound). Recurses no deeper than the nesting bound.
+fn check_leaves(ast: &tantivy::query_grammar::UserInputAst) -> Result<()> {
+    use tantivy::query_grammar::{UserInputAst, UserInputLeaf};
+    match ast {
+        UserInputAst::Clause(clauses) => clauses.iter().try_for_each(|(_, c)| check_leaves(c)),
+        UserInputAst::Boost(inner, _) => check_leaves(inner),
+        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
+            UserInputLeaf::Exists { field } => Err(IndexError::InvalidQuery {
+                message: format!("`{field}:*` is not supported: search for words of the field"),
+                position: None,
+            }),
+            UserInputLeaf::Regex { .. } => Err(IndexError::InvalidQuery {
+                message: "regular expressions are not supported".into(),
+                position: None,
+            }),
+            _ => Ok(()),
+        },
+    }
 }
 
 fn query_error(query: &str, e: QueryParserError) -> IndexError {
