@@ -375,8 +375,10 @@ fn report_content(doc: &mut Value) {
     let input = schemas.get("ReportInput").cloned();
     schemas.insert("ReportContent".into(), content);
     let reference = json!({"$ref": "#/components/schemas/ReportContent"});
-    for name in ["OwnerReport", "Revision"] {
-        if let Some(schema) = schemas.get_mut(name) {
+    // Every response schema that carries a report's content (the owner's
+    // view, revisions, pages of them), wherever utoipa inlined it.
+    for (name, schema) in schemas.iter_mut() {
+        if name != "ReportInput" && name != "ReportContent" && name != "ReportPatch" {
             replace_input(schema, input.as_ref(), &reference);
         }
     }

@@ -37,8 +37,10 @@ pub struct ClusterListQuery {
 #[serde(deny_unknown_fields)]
 pub struct ClusterReadQuery {
     /// Members listed, 1 to 200 (default 50); `members_total` says how many.
+    #[param(minimum = 1, maximum = 200)]
     pub members_limit: Option<i64>,
     /// Members to skip (default 0).
+    #[param(minimum = 0)]
     pub members_offset: Option<i64>,
 }
 
