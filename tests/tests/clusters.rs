@@ -473,8 +473,111 @@ async fn recluster_replaces_assignments_and_keeps_ids(backend: Backend) {
     assert_eq!(joined["id"], pair.as_str(), "{joined}");
 }
 
+/// Nothing changed since the clusters' stamp: every change is in the
+/// stored views.
+fn views_settled(w: &World) -> bool {
+    let mut conn = w.app.state.registry.pool.get().expect("connection");
+    let stamp = incidex_schema::db::clusters::stamp(&mut conn).expect("stamp");
+    incidex_schema::db::changes::pending_reports(&mut conn, stamp)
+        .expect("pending")
+        .is_empty()
+}
+
+/// Moves the clusters' stamp back to the start of the change log, so every
+/// cluster is read live from its memberships; returns the stamp after.
+fn forget_stamp(w: &World) -> i64 {
+    use diesel::prelude::*;
+    use incidex_schema::schema::cluster_stamp;
+    let mut pooled = w.app.state.registry.pool.get().expect("connection");
+    let conn: &mut incidex_schema::db::DbConnection = &mut pooled;
+    diesel::update(cluster_stamp::table)
+        .set(cluster_stamp::position.eq(0_i64))
+        .execute(conn)
+        .expect("reset stamp");
+    incidex_schema::db::clusters::stamp(conn).expect("stamp")
+}
+
+async fn stored_views_answer_as_the_live_memberships(backend: Backend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let op_c = w.app.create_operator("Gamma Networks", &[], Some("IT"));
+    let c = w.app.token_for(Role::Reporter, Some(&op_c)).await;
+    let mut published = Vec::new();
+    for (i, tlp) in ["clear", "green", "amber", "red", "green", "amber"]
+        .iter()
+        .enumerate()
+    {
+        published.push(w.file(&w.a, &near(&format!("near{i}"), tlp), true).await);
+        published.push(
+            w.file(&w.b, &unrelated(&format!("cut{i}"), tlp), true)
+                .await,
+        );
+        published.push(w.file(&c, &headend(&format!("heat{i}")), true).await);
+    }
+    w.file(&w.b, &near("draft", "green"), false).await;
+    // One withdrawn after it was clustered, so the views have shrunk.
+    w.clusters_until(&w.a, |l| clustered(l) >= 6).await;
+    let (status, _) = w
+        .send(
+            Method::POST,
+            &format!("/api/v1/reports/{}/withdraw", published[4]),
+            &w.b,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !views_settled(&w) {
+        assert!(
+            Instant::now() < deadline,
+            "the clustering pass never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let readers = [("a", &w.a), ("b", &w.b), ("c", &c), ("analyst", &w.analyst)];
+    let pages = [
+        "/api/v1/clusters?limit=200",
+        "/api/v1/clusters?limit=200&sort=size",
+        "/api/v1/clusters?limit=200&sort=growth",
+        "/api/v1/clusters?limit=1&offset=1",
+    ];
+    let mut stored = Vec::new();
+    for (_, token) in readers {
+        for page in pages {
+            let (status, body) = w.get(page, token).await;
+            assert_eq!(status, 200, "{body}");
+            stored.push(body);
+        }
+    }
+    // The analyst sees clear, green and amber members across three topics.
+    assert!(clustered(&stored[12]) >= 9, "{}", stored[12]);
+
+    assert_eq!(forget_stamp(&w), 0);
+    let mut live = Vec::new();
+    for (_, token) in readers {
+        for page in pages {
+            let (_, body) = w.get(page, token).await;
+            live.push(body);
+        }
+    }
+    // Nothing moved the stamp meanwhile, so the second round was live.
+    assert_eq!(forget_stamp(&w), 0);
+    for (i, (stored, live)) in stored.iter().zip(&live).enumerate() {
+        let (reader, _) = readers[i / pages.len()];
+        assert_eq!(
+            stored,
+            live,
+            "{reader} {}: stored views differ from the memberships",
+            pages[i % pages.len()]
+        );
+    }
+}
+
 on_both_backends!(
     near_identical_reports_share_a_cluster_and_unrelated_do_not,
     readers_see_only_members_they_may_read,
     recluster_replaces_assignments_and_keeps_ids,
+    stored_views_answer_as_the_live_memberships,
 );
